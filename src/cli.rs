@@ -1,0 +1,437 @@
+//! The command line: clap definitions and the value parsers they use, nothing else.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wspipe",
+    version,
+    about = "A command-line WebSocket tool: pipes, a REPL, a tiny server, chat and CI smoke tests",
+    long_about = "wspipe talks WebSocket from the command line.\n\n\
+        In a pipeline each stdin line (or JSON value, or base64 record) becomes one message and \
+        each received message becomes one stdout record; on a terminal `connect` is an \
+        interactive REPL. Diagnostics go to stderr only, and the exit code says how the \
+        session ended.",
+    after_help = "Exit codes: 0 done, 1 expectation failed or other error, 2 usage, 3 could not connect, \
+        4 deadline passed, 5 peer closed abnormally, 65 invalid input record, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Flags every command understands.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// When to use colour on the terminal
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    /// Print the handshake request and response headers on stderr (credentials redacted)
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Print nothing on stderr but errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when the output is a terminal and NO_COLOR is unset
+    Auto,
+    /// Always colour
+    Always,
+    /// Never colour
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open one bidirectional session: a REPL on a terminal, records in and out in a pipe
+    #[command(after_help = CONNECT_EXAMPLES)]
+    Connect(ConnectArgs),
+    /// Send messages, optionally wait for replies, close cleanly: a step for CI
+    #[command(after_help = SEND_EXAMPLES)]
+    Send(SendArgs),
+    /// Run a WebSocket server: print what clients send, send them stdin, echo or broadcast
+    #[command(after_help = LISTEN_EXAMPLES)]
+    Listen(ListenArgs),
+    /// Chat in a room: JSON chat messages, names, typing indicators, reconnection
+    #[command(after_help = CHAT_EXAMPLES)]
+    Chat(ChatArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+}
+
+const CONNECT_EXAMPLES: &str = "Examples:
+  printf 'a\\nb\\n' | wspipe connect ws://127.0.0.1:9001      # prints the echoes, closes cleanly
+  jq -c '.[]' events.json | wspipe connect -i json -o json wss://api.example.com/stream
+  wspipe connect -o events --timestamps ws://127.0.0.1:9001 < /dev/null
+  wspipe connect ws://127.0.0.1:9001                          # on a terminal: the REPL";
+
+const SEND_EXAMPLES: &str = "Examples:
+  wspipe send ws://127.0.0.1:9001 hello                       # send, close, exit 0
+  wspipe send ws://127.0.0.1:9001 '{\"op\":\"ping\"}' --expect-json /op='\"pong\"'
+  wspipe send wss://api.example.com/ws --wait 1 --timeout 5s '{\"subscribe\":\"btc\"}'
+  wspipe send ws://127.0.0.1:9001 -i binary --file image.png";
+
+const LISTEN_EXAMPLES: &str = "Examples:
+  wspipe listen 9001 --echo                                   # a throwaway echo server
+  wspipe listen 0 --broadcast                                 # a chat hub, one room per path
+  wspipe listen 127.0.0.1:9001 -o events                      # log every client event as JSON";
+
+const CHAT_EXAMPLES: &str = "Examples:
+  wspipe listen 9001 --broadcast                              # terminal 1: the server
+  wspipe chat ws://127.0.0.1:9001 --room lobby --name alice    # terminal 2
+  wspipe chat ws://127.0.0.1:9001 --room lobby --name bob      # terminal 3";
+
+/// Flags shared by every client command (`connect`, `send`, `chat`): how to dial.
+#[derive(Debug, Args, Clone)]
+pub struct ClientArgs {
+    /// Add a request header to the handshake, as 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
+
+    /// Set the Origin header
+    #[arg(long, value_name = "URL")]
+    pub origin: Option<String>,
+
+    /// Set the User-Agent header
+    #[arg(long, value_name = "STRING")]
+    pub user_agent: Option<String>,
+
+    /// Ask for a subprotocol (repeatable); the one the server picks is reported
+    #[arg(long = "subprotocol", value_name = "NAME")]
+    pub subprotocols: Vec<String>,
+
+    /// HTTP Basic credentials for the handshake
+    #[arg(long, value_name = "USER:PASS")]
+    pub auth: Option<String>,
+
+    /// A bearer token for the handshake (Authorization: Bearer TOKEN)
+    #[arg(long, value_name = "TOKEN")]
+    pub bearer: Option<String>,
+
+    /// Do not verify the server's TLS certificate (a warning is printed)
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// Trust the CA certificates in this PEM file (in addition to the system roots)
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Present this client certificate (PEM); needs --key
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// The private key (PEM) for --cert
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// Tunnel through this HTTP proxy (CONNECT); without it HTTPS_PROXY, HTTP_PROXY,
+    /// ALL_PROXY and NO_PROXY are honoured
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// Give up connecting (TCP, TLS and handshake) after this long
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// Send a ping this often to keep the connection alive
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub ping_interval: Option<Duration>,
+
+    /// End the run (exit 4) when a ping gets no pong within this long
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub ping_timeout: Option<Duration>,
+
+    /// Refuse incoming messages larger than this (closes with 1009)
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_message_size: usize,
+
+    /// Reconnect with exponential backoff when the connection drops
+    #[arg(long)]
+    pub reconnect: bool,
+
+    /// With --reconnect: give up after this many failed attempts in a row
+    #[arg(long, value_name = "N", requires = "reconnect")]
+    pub max_retries: Option<u32>,
+}
+
+/// How records are read and written.
+#[derive(Debug, Args, Clone)]
+pub struct FormatArgs {
+    /// What one input record is
+    #[arg(short, long, value_enum, default_value_t = InputFormat::Text)]
+    pub input: InputFormat,
+
+    /// How each received message is written
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Add an RFC 3339 "ts" to each event (-o events) or a time prefix on a terminal
+    #[arg(long)]
+    pub timestamps: bool,
+
+    /// Report pings and pongs received (-o events)
+    #[arg(short = 'P', long)]
+    pub show_control: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// One line is one text message, verbatim
+    Text,
+    /// One line holds one JSON value, sent compact (blank lines skipped)
+    Json,
+    /// One line of base64 is one binary message
+    Base64,
+    /// All of stdin (or each --file) is one binary message
+    Binary,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Text messages verbatim plus a newline; binary messages as raw bytes
+    Text,
+    /// One compact JSON value per message (always valid JSON Lines)
+    Json,
+    /// One JSON object per event: open, text, binary, ping, pong, close, error
+    Events,
+}
+
+/// When a client session ends.
+#[derive(Debug, Args, Clone)]
+pub struct LifecycleArgs {
+    /// After sending Close, wait this long for the peer's Close
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    pub close_timeout: Duration,
+
+    /// Close after this many messages were received
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// A deadline for the whole run (exit 4 when it passes)
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// ws://, wss://, http(s):// (mapped to ws(s)://) or a bare host:port/path
+    pub url: String,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    #[command(flatten)]
+    pub lifecycle: LifecycleArgs,
+
+    /// Do not close at the end of stdin; wait for the peer or Ctrl-C
+    #[arg(short = 'n', long)]
+    pub no_close: bool,
+
+    /// Mirror mode: send every received message back unchanged
+    #[arg(long)]
+    pub echo: bool,
+
+    /// REPL: do not read or write the history file
+    #[arg(long)]
+    pub no_history: bool,
+
+    /// REPL: pretty-print JSON messages
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// ws://, wss://, http(s):// (mapped to ws(s)://) or a bare host:port/path
+    pub url: String,
+
+    /// Messages to send, one message each; none or `-` reads stdin records
+    pub messages: Vec<String>,
+
+    /// Send the records of this file (repeatable; with -i binary each file is one message)
+    #[arg(short, long, value_name = "PATH")]
+    pub file: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    /// After sending Close, wait this long for the peer's Close
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    pub close_timeout: Duration,
+
+    /// Close after this many replies
+    #[arg(long, value_name = "N")]
+    pub wait: Option<u64>,
+
+    /// Close as soon as a reply matches this regular expression (repeatable: all must match)
+    #[arg(long, value_name = "REGEX")]
+    pub expect: Vec<regex::Regex>,
+
+    /// Close as soon as a reply's JSON value at POINTER equals VALUE, e.g. /status="ok"
+    /// (repeatable: all must match)
+    #[arg(long, value_name = "POINTER=VALUE")]
+    pub expect_json: Vec<String>,
+
+    /// A deadline for the whole run (default 10s when waiting for replies)
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// PORT or HOST:PORT; the host defaults to 127.0.0.1 and port 0 takes a free port
+    #[arg(default_value = "0")]
+    pub addr: String,
+
+    #[command(flatten)]
+    pub format: FormatArgs,
+
+    /// Echo every message back to its sender
+    #[arg(long, conflicts_with = "broadcast")]
+    pub echo: bool,
+
+    /// Relay every message to the other clients on the same URL path (one room per path)
+    #[arg(long)]
+    pub broadcast: bool,
+
+    /// Serve one connection, then exit with its status
+    #[arg(long)]
+    pub once: bool,
+
+    /// Refuse connections beyond this many at once (HTTP 503)
+    #[arg(long, value_name = "N")]
+    pub max_clients: Option<usize>,
+
+    /// Accept this subprotocol when a client asks for it (repeatable)
+    #[arg(long = "subprotocol", value_name = "NAME")]
+    pub subprotocols: Vec<String>,
+
+    /// Serve wss:// with this certificate chain (PEM); needs --tls-key
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) for --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Refuse incoming messages larger than this (closes with 1009)
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_message_size: usize,
+
+    /// Send each client a ping this often
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub ping_interval: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// ws://, wss://, http(s):// (mapped to ws(s)://) or a bare host:port/path
+    pub url: String,
+
+    /// Join this room: appends /room/ID to the URL path
+    #[arg(long, value_name = "ID")]
+    pub room: Option<String>,
+
+    /// Your name in the room (default: the login user)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Without a terminal: how received chat lines are written
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Do not read or write the history file
+    #[arg(long)]
+    pub no_history: bool,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print the completion script for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Parses `250ms`, `10s`, `2m`, `1h 30m`; a bare number means seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{e} (try 250ms, 10s or 2m)"))
+}
+
+/// Parses `512KiB`, `64MiB`, `1GB`, `100k`, or a plain byte count.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (try 512KiB or 64MiB)"))?;
+    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "ki" | "kib" => 1024.0,
+        "mi" | "mib" => 1024.0 * 1024.0,
+        "gi" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown size unit '{other}' (try KiB, MiB or GiB)")),
+    };
+    Ok((number * multiplier) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_read_like_the_contract() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn sizes_read_like_the_contract() {
+        assert_eq!(parse_size("512KiB"), Ok(512 * 1024));
+        assert_eq!(parse_size("64MiB"), Ok(64 * 1024 * 1024));
+        assert_eq!(parse_size("1MB"), Ok(1_000_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+    }
+}

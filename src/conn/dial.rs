@@ -1,0 +1,304 @@
+//! Dialing: the handshake request (headers, credentials, subprotocols), TCP, TLS,
+//! and the mapping of every way it can fail to the contract's exit codes.
+
+use std::io;
+use std::time::Duration;
+
+use anyhow::Context;
+use base64::Engine;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::{Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, header};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use url::Url;
+
+use crate::cli::ClientArgs;
+use crate::exit::{Exit, coded};
+
+/// The client side of a connection.
+pub type ClientStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Everything needed to dial one URL, again and again when reconnecting.
+#[derive(Debug, Clone)]
+pub struct DialOptions {
+    pub url: Url,
+    pub client: ClientArgs,
+    pub verbose: bool,
+}
+
+/// A connection that completed its handshake.
+pub struct Connected {
+    pub ws: ClientStream,
+    /// The subprotocol the server picked, if any.
+    pub protocol: Option<String>,
+}
+
+impl DialOptions {
+    /// The message limits for tungstenite, shared by every connection of this run.
+    pub fn ws_config(&self) -> WebSocketConfig {
+        ws_config(self.client.max_message_size)
+    }
+}
+
+/// The tungstenite configuration for a message size limit.
+pub fn ws_config(max_message_size: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(max_message_size))
+        .max_frame_size(Some(max_message_size))
+}
+
+/// Dials, upgrades, and reports what was negotiated. Errors carry exit code 3
+/// (could not connect) or 4 (`--connect-timeout` passed).
+pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
+    let request = build_request(opts)?;
+    if opts.verbose {
+        print_request(&request);
+    }
+    let timeout = opts.client.connect_timeout;
+    let attempt = async {
+        let tcp = open_tcp(&opts.url).await?;
+        let connector = super::tls::connector_for(&opts.url, &opts.client)?;
+        tokio_tungstenite::client_async_tls_with_config(
+            request,
+            tcp,
+            Some(opts.ws_config()),
+            connector,
+        )
+        .await
+        .map_err(handshake_error)
+    };
+    let (ws, response) = match tokio::time::timeout(timeout, attempt).await {
+        Ok(result) => result.with_context(|| format!("cannot connect to {}", opts.url))?,
+        Err(_) => {
+            return Err(coded(
+                Exit::Timeout,
+                format!(
+                    "timed out connecting to {} after {}",
+                    opts.url,
+                    humantime::format_duration(timeout)
+                ),
+            ));
+        }
+    };
+    if opts.verbose {
+        print_response(&response);
+    }
+    let protocol = response
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok(Connected { ws, protocol })
+}
+
+async fn open_tcp(url: &Url) -> anyhow::Result<TcpStream> {
+    let host = url.host_str().unwrap_or_default();
+    // IPv6 literals keep their brackets in host_str; the resolver wants them bare.
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = url.port_or_known_default().unwrap_or(80);
+    let tcp = super::proxy::connect_tcp(url, host, port).await?;
+    // Small messages are the common case; do not let Nagle hold them back.
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
+}
+
+/// Builds the upgrade request from the URL and the header flags.
+pub fn build_request(opts: &DialOptions) -> anyhow::Result<Request> {
+    let args = &opts.client;
+    let mut request = opts
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| coded(Exit::Usage, format!("invalid URL '{}': {e}", opts.url)))?;
+    let headers = request.headers_mut();
+    let usage = |msg: String| coded(Exit::Usage, msg);
+    for raw in &args.headers {
+        let (name, value) = raw
+            .split_once(':')
+            .ok_or_else(|| usage(format!("invalid header '{raw}': expected 'Name: value'")))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| usage(format!("invalid header name in '{raw}'")))?;
+        let value = HeaderValue::from_str(value.trim())
+            .map_err(|_| usage(format!("invalid header value in '{raw}'")))?;
+        headers.append(name, value);
+    }
+    let mut set = |name: HeaderName, value: &str, what: &str| -> anyhow::Result<()> {
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| usage(format!("invalid {what}: not a valid header value")))?;
+        headers.insert(name, value);
+        Ok(())
+    };
+    if let Some(origin) = &args.origin {
+        set(header::ORIGIN, origin, "--origin")?;
+    }
+    let agent = args
+        .user_agent
+        .clone()
+        .unwrap_or_else(|| format!("wspipe/{}", env!("CARGO_PKG_VERSION")));
+    set(header::USER_AGENT, &agent, "--user-agent")?;
+    if !args.subprotocols.is_empty() {
+        set(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            &args.subprotocols.join(", "),
+            "--subprotocol",
+        )?;
+    }
+    if let Some(auth) = &args.auth {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(auth);
+        set(header::AUTHORIZATION, &format!("Basic {encoded}"), "--auth")?;
+    } else if let Some(token) = &args.bearer {
+        set(
+            header::AUTHORIZATION,
+            &format!("Bearer {token}"),
+            "--bearer",
+        )?;
+    }
+    Ok(request)
+}
+
+/// Maps tungstenite's handshake errors onto exit code 3, with what a user needs to
+/// see: the HTTP status and the start of the body, or the socket error.
+fn handshake_error(err: tokio_tungstenite::tungstenite::Error) -> anyhow::Error {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match err {
+        WsError::Http(response) => {
+            let status = response.status();
+            let mut message = format!(
+                "server refused the upgrade: HTTP {} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            )
+            .trim_end()
+            .to_string();
+            if let Some(body) = response.body().as_deref() {
+                let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+                let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                if !text.is_empty() {
+                    message.push_str(&format!(": {text}"));
+                }
+            }
+            coded(Exit::Connect, message)
+        }
+        WsError::Io(e) => coded(Exit::Connect, describe_io(&e)),
+        WsError::Tls(e) => coded(Exit::Connect, format!("TLS error: {e}")),
+        other => coded(Exit::Connect, format!("handshake failed: {other}")),
+    }
+}
+
+/// Error text for socket failures, lower-case and without the OS error number noise.
+pub fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
+        io::ErrorKind::TimedOut => "timed out".into(),
+        _ => {
+            // rustls errors arrive wrapped in io::Error; show the inner one.
+            match e.get_ref() {
+                Some(inner) => format!("{inner}"),
+                None => e.to_string(),
+            }
+        }
+    }
+}
+
+const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
+fn redacted(name: &str, value: &HeaderValue) -> String {
+    if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+        || name.eq_ignore_ascii_case("set-cookie")
+    {
+        "<redacted>".to_string()
+    } else {
+        String::from_utf8_lossy(value.as_bytes()).into_owned()
+    }
+}
+
+fn print_request(request: &Request) {
+    let mut out = format!("> GET {} HTTP/1.1\n", request.uri());
+    for (name, value) in request.headers() {
+        out.push_str(&format!("> {}: {}\n", name, redacted(name.as_str(), value)));
+    }
+    eprintln!("{out}>");
+}
+
+fn print_response(response: &Response) {
+    let mut out = format!("< HTTP/1.1 {}\n", response.status());
+    for (name, value) in response.headers() {
+        out.push_str(&format!("< {}: {}\n", name, redacted(name.as_str(), value)));
+    }
+    eprintln!("{out}<");
+}
+
+/// How long to wait before reconnect attempt `attempt` (0-based): exponential from
+/// 250ms, capped at 30s, with up to 25% jitter so a fleet of clients does not
+/// reconnect in lock-step.
+pub fn backoff_delay(attempt: u32) -> Duration {
+    let base_ms = 250u64.saturating_mul(1u64 << attempt.min(16)).min(30_000);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter_ms = base_ms / 4 * u64::from(nanos % 1000) / 1000;
+    Duration::from_millis(base_ms + jitter_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    fn opts(args: &[&str]) -> DialOptions {
+        let mut argv = vec!["wspipe", "connect", "ws://h:1/p"];
+        argv.extend_from_slice(args);
+        let cli = Cli::parse_from(argv);
+        let crate::cli::Command::Connect(c) = cli.command else {
+            unreachable!()
+        };
+        DialOptions {
+            url: crate::conn::url::parse_ws_url(&c.url).unwrap(),
+            client: c.client,
+            verbose: false,
+        }
+    }
+
+    #[test]
+    fn request_carries_headers_and_credentials() {
+        let req = build_request(&opts(&[
+            "-H",
+            "X-Trace: 42",
+            "--origin",
+            "http://o",
+            "--subprotocol",
+            "a",
+            "--subprotocol",
+            "b",
+            "--auth",
+            "u:p",
+        ]))
+        .unwrap();
+        let h = req.headers();
+        assert_eq!(h["x-trace"], "42");
+        assert_eq!(h["origin"], "http://o");
+        assert_eq!(h["sec-websocket-protocol"], "a, b");
+        assert_eq!(h["authorization"], "Basic dTpw");
+        assert_eq!(redacted("Authorization", &h["authorization"]), "<redacted>");
+    }
+
+    #[test]
+    fn malformed_header_is_a_usage_error() {
+        let err = build_request(&opts(&["-H", "no colon"])).unwrap_err();
+        assert_eq!(crate::exit::exit_code_of(&err), Exit::Usage);
+        assert!(err.to_string().contains("'no colon'"));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff_delay(0) >= Duration::from_millis(250));
+        assert!(backoff_delay(0) < Duration::from_millis(320));
+        assert!(backoff_delay(3) >= Duration::from_millis(2000));
+        assert!(backoff_delay(40) <= Duration::from_millis(37_500));
+    }
+}

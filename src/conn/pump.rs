@@ -1,0 +1,687 @@
+//! The message pump: one connection, driven in both directions at once, with the
+//! close handshake, keepalive, echo and the stop conditions of every command.
+//!
+//! The socket is split in two halves driven by two futures joined in one task: the
+//! reader forwards received messages to an [`EventSink`], the writer takes [`Input`]
+//! from an [`InputQueue`] and feeds it in bursts with one flush each. They talk over
+//! small channels. Every message taken from the queue is either passed to tungstenite
+//! or put back in the queue's carry, so a caller that reconnects loses nothing and a
+//! caller that gives up can say exactly how many were not sent.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{Sink, SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+
+use crate::exit::{Exit, coded};
+
+/// What the writer is asked to do, in order.
+#[derive(Debug)]
+pub enum Input {
+    /// Messages (data or control) to send, in order.
+    Batch(Vec<Message>),
+    /// Send this Close and stop taking input (the REPL's `/close`).
+    #[allow(dead_code)] // the REPL's /close (issue 4) sends it
+    Close(Option<CloseFrame>),
+    /// The input is exhausted (stdin EOF).
+    End,
+    /// A record did not fit its format: deliver what came before, close cleanly,
+    /// and end with this error (exit 65).
+    Invalid(anyhow::Error),
+}
+
+/// The sending side of the pump's input. Outlives connections: what one connection
+/// could not send is carried over to the next.
+pub struct InputQueue {
+    rx: mpsc::Receiver<Input>,
+    /// Messages taken from `rx` but not handed to the socket, oldest first.
+    carry: VecDeque<Message>,
+    /// `Input::End` was seen (stdin is exhausted).
+    ended: bool,
+}
+
+impl InputQueue {
+    /// A queue and the sender that feeds it; `capacity` bounds the batches in flight,
+    /// so a fast producer waits for the socket instead of filling memory.
+    pub fn new(capacity: usize) -> (mpsc::Sender<Input>, InputQueue) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (
+            tx,
+            InputQueue {
+                rx,
+                carry: VecDeque::new(),
+                ended: false,
+            },
+        )
+    }
+
+    /// Messages taken but not sent, plus whatever is waiting in the channel now.
+    pub fn count_unsent(&mut self) -> usize {
+        let mut n = self.carry.len();
+        while let Ok(input) = self.rx.try_recv() {
+            if let Input::Batch(batch) = input {
+                n += batch.len();
+            }
+        }
+        n
+    }
+}
+
+/// Something that happened on a connection, in the order it happened.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The handshake completed (emitted by the caller, not the pump).
+    Open {
+        url: String,
+        protocol: Option<String>,
+        peer: Option<String>,
+    },
+    Text(Utf8Bytes),
+    Binary(Bytes),
+    Ping(Bytes),
+    Pong(Bytes),
+    /// The peer's Close frame (None: a Close without a status code).
+    Close(Option<CloseFrame>),
+    /// Something went wrong (emitted by the caller, for `-o events`).
+    Error(String),
+}
+
+/// Where received events go. Returns false when the consumer is gone (stdout closed).
+pub trait EventSink: Send {
+    fn emit(&mut self, event: Event) -> impl Future<Output = bool> + Send;
+}
+
+/// An event with the client it came from (`listen` numbers its clients).
+#[derive(Debug)]
+pub struct Tagged {
+    pub client: Option<u64>,
+    pub event: Event,
+}
+
+/// The usual sink: a bounded channel to an output writer, tagging each event.
+#[derive(Clone)]
+pub struct EventTx {
+    pub tx: mpsc::Sender<Tagged>,
+    pub client: Option<u64>,
+}
+
+impl EventSink for EventTx {
+    async fn emit(&mut self, event: Event) -> bool {
+        let client = self.client;
+        self.tx.send(Tagged { client, event }).await.is_ok()
+    }
+}
+
+/// Decides, for each received data message, whether the session is done
+/// (`--count`, `--wait`, `--expect`).
+pub type DoneWhen = Box<dyn FnMut(&Message) -> bool + Send>;
+
+/// How one pump run behaves.
+#[derive(Debug, Clone)]
+pub struct PumpConfig {
+    /// Send Close (1000) when the input ends (false for `--no-close`).
+    pub close_on_input_end: bool,
+    /// How long to wait for the peer's Close after sending ours.
+    pub close_timeout: Duration,
+    /// Send every received data message back (mirror mode, `listen --echo`).
+    pub echo: bool,
+    /// Forward pings and pongs to the sink.
+    pub show_control: bool,
+    pub ping_interval: Option<Duration>,
+    pub ping_timeout: Option<Duration>,
+    /// For the error message when a message is too large.
+    pub max_message_size: usize,
+}
+
+impl Default for PumpConfig {
+    fn default() -> Self {
+        PumpConfig {
+            close_on_input_end: true,
+            close_timeout: Duration::from_secs(5),
+            echo: false,
+            show_control: false,
+            ping_interval: None,
+            ping_timeout: None,
+            max_message_size: 64 << 20,
+        }
+    }
+}
+
+/// Why we sent a Close.
+#[derive(Debug)]
+pub enum CloseCause {
+    /// The input ended.
+    InputEnded,
+    /// An input record was invalid.
+    InvalidInput(anyhow::Error),
+    /// Asked for by the input (`/close`).
+    Requested,
+    /// `--count` / `--wait` / `--expect` satisfied.
+    Done,
+    /// Ctrl-C or a server shutting down: the close code that was sent.
+    Shutdown(#[allow(dead_code)] u16),
+    /// The event sink is gone (stdout closed).
+    OutputClosed,
+    /// An incoming message was too large (1009 was sent).
+    TooBig,
+}
+
+/// How a pump run ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// Why we sent Close, if we did.
+    pub initiated: Option<CloseCause>,
+    /// The peer's Close, if one arrived (the inner None: no status code).
+    pub peer_close: Option<Option<CloseFrame>>,
+    /// The error that ended the connection, if any (socket error, ping timeout).
+    pub failure: Option<anyhow::Error>,
+    /// We sent Close and the peer did not answer within the close timeout.
+    pub close_timed_out: bool,
+    /// Data messages received.
+    #[allow(dead_code)] // reported by listen and the REPL
+    pub received: u64,
+}
+
+impl Finished {
+    /// The peer went away without us asking (for reconnection decisions).
+    pub fn ended_by_peer(&self) -> bool {
+        self.initiated.is_none()
+    }
+
+    /// Maps the ending onto the contract's exit codes.
+    pub fn into_result(self) -> anyhow::Result<()> {
+        if let Some(failure) = self.failure {
+            return Err(failure);
+        }
+        match self.initiated {
+            Some(CloseCause::InvalidInput(err)) => return Err(err),
+            Some(CloseCause::Shutdown(_)) => return Err(coded(Exit::Interrupted, "interrupted")),
+            Some(_) => return Ok(()),
+            None => {}
+        }
+        match self.peer_close {
+            Some(None) => Ok(()),
+            Some(Some(frame)) => {
+                let code = u16::from(frame.code);
+                if code == 1000 || code == 1001 {
+                    Ok(())
+                } else if frame.reason.is_empty() {
+                    Err(coded(
+                        Exit::AbnormalClose,
+                        format!("the peer closed the connection with code {code}"),
+                    ))
+                } else {
+                    Err(coded(
+                        Exit::AbnormalClose,
+                        format!(
+                            "the peer closed the connection with code {code}: {}",
+                            frame.reason.as_str()
+                        ),
+                    ))
+                }
+            }
+            None => Err(coded(
+                Exit::AbnormalClose,
+                "the connection ended without a close frame",
+            )),
+        }
+    }
+}
+
+/// Asked of the writer by the reader.
+enum WriterCmd {
+    Echo(Message),
+    Close(CloseFrame, CloseCause),
+}
+
+/// What the writer tells the reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriterState {
+    Open,
+    CloseSent,
+    Failed,
+}
+
+/// Messages fed per flush at most; bounds how much a failed flush puts back.
+const BURST: usize = 512;
+
+/// Drives one connection until it closes. `shutdown` carries a close code to send
+/// when it changes to `Some` (Ctrl-C: 1000, server shutdown: 1001).
+pub async fn pump<S, E>(
+    ws: WebSocketStream<S>,
+    queue: &mut InputQueue,
+    sink: &mut E,
+    cfg: &PumpConfig,
+    mut done_when: Option<&mut DoneWhen>,
+    shutdown: &mut watch::Receiver<Option<u16>>,
+) -> Finished
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    E: EventSink,
+{
+    let (mut tx, mut rx) = ws.split();
+    let (cmd_tx, cmd_rx) = mpsc::channel::<WriterCmd>(64);
+    let (state_tx, state_rx) = watch::channel(WriterState::Open);
+    let (reader_done_tx, reader_done_rx) = watch::channel(false);
+    let started = Instant::now();
+    let last_heard = AtomicU64::new(0);
+
+    let reader = read_half(
+        &mut rx,
+        sink,
+        cfg,
+        &mut done_when,
+        cmd_tx,
+        state_rx,
+        &last_heard,
+        started,
+    );
+    let writer = write_half(
+        &mut tx,
+        queue,
+        cfg,
+        cmd_rx,
+        state_tx,
+        reader_done_rx,
+        shutdown,
+        &last_heard,
+        started,
+    );
+    let reader = async {
+        let end = reader.await;
+        let _ = reader_done_tx.send(true);
+        end
+    };
+    let (read_end, write_end) = tokio::join!(reader, writer);
+
+    // Answer a Close the peer started (tungstenite queued the reply) and finish the
+    // handshake; bounded, because a dead peer never reads it.
+    let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
+
+    Finished {
+        initiated: write_end.initiated,
+        peer_close: read_end.peer_close,
+        failure: read_end.failure.or(write_end.failure),
+        close_timed_out: read_end.close_timed_out,
+        received: read_end.received,
+    }
+}
+
+struct ReadEnd {
+    peer_close: Option<Option<CloseFrame>>,
+    failure: Option<anyhow::Error>,
+    close_timed_out: bool,
+    received: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn read_half<S, E>(
+    rx: &mut SplitStream<WebSocketStream<S>>,
+    sink: &mut E,
+    cfg: &PumpConfig,
+    done_when: &mut Option<&mut DoneWhen>,
+    cmds: mpsc::Sender<WriterCmd>,
+    mut writer_state: watch::Receiver<WriterState>,
+    last_heard: &AtomicU64,
+    started: Instant,
+) -> ReadEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    E: EventSink,
+{
+    let mut end = ReadEnd {
+        peer_close: None,
+        failure: None,
+        close_timed_out: false,
+        received: 0,
+    };
+    let mut deadline: Option<tokio::time::Instant> = None;
+    let mut writer_alive = true;
+    let mut output_open = true;
+    let mut done = false;
+    loop {
+        let close_wait = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            changed = writer_state.changed(), if writer_alive => {
+                if changed.is_err() {
+                    writer_alive = false;
+                    continue;
+                }
+                let state = *writer_state.borrow_and_update();
+                match state {
+                    WriterState::CloseSent if deadline.is_none() => {
+                        deadline = Some(tokio::time::Instant::now() + cfg.close_timeout);
+                    }
+                    WriterState::Failed => break,
+                    _ => {}
+                }
+            }
+            () = close_wait => {
+                end.close_timed_out = true;
+                break;
+            }
+            next = rx.next() => {
+                let Some(next) = next else { break };
+                let message = match next {
+                    Ok(message) => message,
+                    Err(err) => {
+                        end.failure = Some(read_failure(err, cfg, &cmds).await);
+                        break;
+                    }
+                };
+                last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                let event = match message {
+                    Message::Text(ref text) => Event::Text(text.clone()),
+                    Message::Binary(ref data) => Event::Binary(data.clone()),
+                    Message::Ping(data) => {
+                        if cfg.show_control && output_open {
+                            output_open = sink.emit(Event::Ping(data)).await;
+                        }
+                        continue;
+                    }
+                    Message::Pong(data) => {
+                        if cfg.show_control && output_open {
+                            output_open = sink.emit(Event::Pong(data)).await;
+                        }
+                        continue;
+                    }
+                    Message::Close(frame) => {
+                        if output_open {
+                            sink.emit(Event::Close(frame.clone())).await;
+                        }
+                        end.peer_close = Some(frame);
+                        break;
+                    }
+                    Message::Frame(_) => continue,
+                };
+                if done {
+                    // Already closing: what still arrives is shown, but counts no more.
+                    if output_open {
+                        output_open = sink.emit(event).await;
+                    }
+                    continue;
+                }
+                end.received += 1;
+                let finished = done_when.as_mut().is_some_and(|check| check(&message));
+                if cfg.echo {
+                    // Bounded: a peer that sends faster than it reads slows us down.
+                    let _ = cmds.send(WriterCmd::Echo(message)).await;
+                }
+                if output_open && !sink.emit(event).await {
+                    output_open = false;
+                    let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::OutputClosed)).await;
+                }
+                if finished {
+                    done = true;
+                    let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::Done)).await;
+                }
+            }
+        }
+    }
+    end
+}
+
+/// Turns a read error into the error the user sees; a too-large message also gets
+/// a 1009 Close sent.
+async fn read_failure(
+    err: WsError,
+    cfg: &PumpConfig,
+    cmds: &mpsc::Sender<WriterCmd>,
+) -> anyhow::Error {
+    use tokio_tungstenite::tungstenite::error::CapacityError;
+    match err {
+        WsError::Capacity(CapacityError::MessageTooLong { size, .. }) => {
+            let frame = CloseFrame {
+                code: CloseCode::Size,
+                reason: "message too big".into(),
+            };
+            let _ = cmds.send(WriterCmd::Close(frame, CloseCause::TooBig)).await;
+            coded(
+                Exit::AbnormalClose,
+                format!(
+                    "received a message of {size} bytes, larger than --max-message-size ({} bytes); closed with 1009",
+                    cfg.max_message_size
+                ),
+            )
+        }
+        WsError::Io(e) => coded(
+            Exit::AbnormalClose,
+            format!("connection lost: {}", super::dial::describe_io(&e)),
+        ),
+        WsError::Protocol(e) => coded(Exit::AbnormalClose, format!("connection lost: {e}")),
+        other => coded(Exit::AbnormalClose, format!("connection lost: {other}")),
+    }
+}
+
+struct WriteEnd {
+    initiated: Option<CloseCause>,
+    failure: Option<anyhow::Error>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_half<S>(
+    tx: &mut SplitSink<WebSocketStream<S>, Message>,
+    queue: &mut InputQueue,
+    cfg: &PumpConfig,
+    mut cmds: mpsc::Receiver<WriterCmd>,
+    state: watch::Sender<WriterState>,
+    mut reader_done: watch::Receiver<bool>,
+    shutdown: &mut watch::Receiver<Option<u16>>,
+    last_heard: &AtomicU64,
+    started: Instant,
+) -> WriteEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let mut end = WriteEnd {
+        initiated: None,
+        failure: None,
+    };
+    // Pings go out every `ping_interval` (or `ping_timeout` alone); the timer ticks
+    // at the shorter of the two so a missing pong is noticed on time.
+    let ping_every = cfg.ping_interval.or(cfg.ping_timeout);
+    let tick_every = match (ping_every, cfg.ping_timeout) {
+        (Some(every), Some(limit)) => Some(every.min(limit)),
+        (every, _) => every,
+    };
+    let mut keepalive = tick_every.map(|every| {
+        let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        timer
+    });
+    // When the oldest unanswered ping went out, and when the last one did (ms since `started`).
+    let mut ping_outstanding_since: Option<u64> = None;
+    let mut last_ping_at: u64 = 0;
+    let mut input_open = !queue.ended;
+    let mut shutdown_alive = true;
+
+    // What a previous connection could not send goes first.
+    if !queue.carry.is_empty() {
+        let carried: Vec<Message> = queue.carry.drain(..).collect();
+        if let Err(err) = send_burst(tx, carried, &mut queue.carry).await {
+            end.failure = Some(err);
+            let _ = state.send(WriterState::Failed);
+            return end;
+        }
+    }
+
+    let close_with = |code: CloseCode| CloseFrame {
+        code,
+        reason: Utf8Bytes::default(),
+    };
+    loop {
+        let tick = async {
+            match keepalive.as_mut() {
+                Some(timer) => {
+                    timer.tick().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let (frame, cause) = tokio::select! {
+            biased;
+            Some(cmd) = cmds.recv() => match cmd {
+                WriterCmd::Echo(message) => {
+                    let mut unsent = VecDeque::new();
+                    let _ = send_burst(tx, vec![message], &mut unsent).await;
+                    continue;
+                }
+                WriterCmd::Close(frame, cause) => (Some(frame), cause),
+            },
+            _ = reader_done.changed() => return end,
+            changed = shutdown.changed(), if shutdown_alive => {
+                if changed.is_err() {
+                    shutdown_alive = false;
+                    continue;
+                }
+                let Some(code) = *shutdown.borrow_and_update() else { continue };
+                (Some(close_with(CloseCode::from(code))), CloseCause::Shutdown(code))
+            }
+            () = tick => {
+                let now = started.elapsed().as_millis() as u64;
+                let heard = last_heard.load(Ordering::Relaxed);
+                if let Some(since) = ping_outstanding_since {
+                    if heard >= since {
+                        ping_outstanding_since = None;
+                    } else if let Some(limit) = cfg.ping_timeout {
+                        if now.saturating_sub(since) >= limit.as_millis() as u64 {
+                            end.failure = Some(coded(
+                                Exit::Timeout,
+                                format!("no pong within {} (--ping-timeout)", humantime::format_duration(limit)),
+                            ));
+                            let _ = state.send(WriterState::Failed);
+                            return end;
+                        }
+                    }
+                }
+                let every = ping_every.map_or(u64::MAX, |d| d.as_millis() as u64);
+                if now.saturating_sub(last_ping_at) >= every {
+                    last_ping_at = now;
+                    ping_outstanding_since.get_or_insert(now);
+                    let mut unsent = VecDeque::new();
+                    let _ = send_burst(tx, vec![Message::Ping(Bytes::from_static(b"wspipe"))], &mut unsent).await;
+                }
+                continue;
+            }
+            input = queue.rx.recv(), if input_open => match input {
+                Some(Input::Batch(batch)) => {
+                    if send_burst(tx, batch, &mut queue.carry).await.is_err() {
+                        // The peer closed, or the socket failed: the reader will
+                        // see why; what was not sent waits in the carry.
+                        input_open = false;
+                    }
+                    continue;
+                }
+                Some(Input::Close(frame)) => (frame, CloseCause::Requested),
+                Some(Input::Invalid(err)) => (Some(close_with(CloseCode::Normal)), CloseCause::InvalidInput(err)),
+                Some(Input::End) | None => {
+                    queue.ended = true;
+                    input_open = false;
+                    if !cfg.close_on_input_end {
+                        continue;
+                    }
+                    (Some(close_with(CloseCode::Normal)), CloseCause::InputEnded)
+                }
+            },
+        };
+        let _ = tx.send(Message::Close(frame)).await;
+        end.initiated = Some(cause);
+        let _ = state.send(WriterState::CloseSent);
+        // Echoes of what still arrives have nowhere to go now; let the reader's
+        // sends fail instead of waiting.
+        drop(cmds);
+        // Keep the state sender alive until the reader is done, so it does not
+        // mistake the writer's return for a failure.
+        let _ = reader_done.wait_for(|done| *done).await;
+        return end;
+    }
+}
+
+/// Feeds a burst and flushes once. On failure, every message not known to have
+/// reached tungstenite is put back (in order) in `unsent`.
+async fn send_burst<S>(
+    tx: &mut SplitSink<WebSocketStream<S>, Message>,
+    batch: Vec<Message>,
+    unsent: &mut VecDeque<Message>,
+) -> anyhow::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let mut batch: VecDeque<Message> = batch.into();
+    while !batch.is_empty() {
+        // The split sink holds the last fed message in its own slot until the next
+        // poll_ready or flush moves it into tungstenite: keep it until then.
+        let mut fed = 0usize;
+        let mut result = Ok(());
+        for message in batch.iter().take(BURST) {
+            if let Err(err) = futures_util::future::poll_fn(|cx| {
+                Sink::poll_ready(std::pin::Pin::new(&mut *tx), cx)
+            })
+            .await
+            {
+                result = Err(err);
+                break;
+            }
+            // The previous message has now left the slot.
+            if let Err(err) = Sink::start_send(std::pin::Pin::new(&mut *tx), message.clone()) {
+                result = Err(err);
+                break;
+            }
+            fed += 1;
+        }
+        if result.is_ok() {
+            result = tx.flush().await;
+        }
+        match result {
+            Ok(()) => {
+                batch.drain(..fed);
+            }
+            Err(err) => {
+                // Conservative: the whole burst may be unsent (an I/O error can
+                // lose what tungstenite buffered). Resending may duplicate; it
+                // never loses.
+                let keep_from = match &err {
+                    WsError::Io(_) => 0,
+                    _ => fed.saturating_sub(1),
+                };
+                unsent.extend(batch.drain(keep_from..));
+                return Err(anyhow::Error::new(err));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Close 1000 with no reason.
+pub fn normal_close() -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::Normal,
+        reason: Utf8Bytes::default(),
+    }
+}
+
+/// Shared between a command and its Ctrl-C handler.
+pub fn shutdown_channel() -> (
+    Arc<watch::Sender<Option<u16>>>,
+    watch::Receiver<Option<u16>>,
+) {
+    let (tx, rx) = watch::channel(None);
+    (Arc::new(tx), rx)
+}

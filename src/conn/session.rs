@@ -1,0 +1,160 @@
+//! A client session: dial, pump, and (with `--reconnect`) dial again with backoff,
+//! carrying unsent messages over, until the session is over. Every client command
+//! runs through here.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::dial::{DialOptions, backoff_delay, dial};
+use super::pump::{DoneWhen, Event, EventSink, InputQueue, PumpConfig, pump};
+use crate::exit::{Exit, coded, exit_code_of};
+
+/// Everything a client session needs besides its input and output.
+pub struct ClientSession {
+    pub dial: DialOptions,
+    pub pump: PumpConfig,
+    /// A deadline for the whole session (`--timeout`).
+    pub timeout: Option<Duration>,
+    pub quiet: bool,
+}
+
+/// Runs the session to its end and maps the ending to the contract's exit codes.
+pub async fn run_client<E: EventSink>(
+    session: &ClientSession,
+    queue: &mut InputQueue,
+    sink: &mut E,
+    done_when: Option<DoneWhen>,
+    shutdown: watch::Receiver<Option<u16>>,
+) -> anyhow::Result<()> {
+    let run = run_until_closed(session, queue, sink, done_when, shutdown);
+    let result = match session.timeout {
+        Some(limit) => match tokio::time::timeout(limit, run).await {
+            Ok(result) => result,
+            Err(_) => Err(coded(
+                Exit::Timeout,
+                format!(
+                    "timed out after {} (--timeout)",
+                    humantime::format_duration(limit)
+                ),
+            )),
+        },
+        None => run.await,
+    };
+    let unsent = queue.count_unsent();
+    if unsent > 0 && !session.quiet {
+        eprintln!(
+            "warning: {unsent} message{} read from the input {} not sent",
+            if unsent == 1 { "" } else { "s" },
+            if unsent == 1 { "was" } else { "were" }
+        );
+    }
+    result
+}
+
+async fn run_until_closed<E: EventSink>(
+    session: &ClientSession,
+    queue: &mut InputQueue,
+    sink: &mut E,
+    mut done_when: Option<DoneWhen>,
+    mut shutdown: watch::Receiver<Option<u16>>,
+) -> anyhow::Result<()> {
+    let reconnect = session.dial.client.reconnect;
+    let max_retries = session.dial.client.max_retries;
+    let show_status = !session.quiet && (session.dial.verbose || std::io::stderr().is_terminal());
+    let mut failed_attempts: u32 = 0;
+    let mut connected_before = false;
+    loop {
+        let attempt = tokio::select! {
+            biased;
+            _ = interrupted(&mut shutdown) => return Err(coded(Exit::Interrupted, "interrupted")),
+            attempt = dial(&session.dial) => attempt,
+        };
+        let connected = match attempt {
+            Ok(connected) => connected,
+            Err(err) => {
+                let retryable = matches!(exit_code_of(&err), Exit::Connect | Exit::Timeout);
+                if !(reconnect && retryable && max_retries.is_none_or(|max| failed_attempts < max))
+                {
+                    return Err(err);
+                }
+                let delay = backoff_delay(failed_attempts);
+                failed_attempts += 1;
+                if !session.quiet {
+                    eprintln!("{err:#}; reconnecting in {:.1}s", delay.as_secs_f64());
+                }
+                tokio::select! {
+                    _ = interrupted(&mut shutdown) => return Err(coded(Exit::Interrupted, "interrupted")),
+                    () = tokio::time::sleep(delay) => continue,
+                }
+            }
+        };
+        failed_attempts = 0;
+        if show_status || (connected_before && !session.quiet) {
+            match &connected.protocol {
+                Some(p) => eprintln!("connected to {} (subprotocol: {p})", session.dial.url),
+                None => eprintln!("connected to {}", session.dial.url),
+            }
+        }
+        connected_before = true;
+        sink.emit(Event::Open {
+            url: session.dial.url.to_string(),
+            protocol: connected.protocol.clone(),
+            peer: None,
+        })
+        .await;
+        let finished = pump(
+            connected.ws,
+            queue,
+            sink,
+            &session.pump,
+            done_when.as_mut(),
+            &mut shutdown,
+        )
+        .await;
+        if reconnect && finished.ended_by_peer() && shutdown.borrow().is_none() {
+            let why = match finished.into_result() {
+                Ok(()) => "the connection closed".to_string(),
+                Err(err) => format!("{err:#}"),
+            };
+            let delay = backoff_delay(0);
+            if !session.quiet {
+                eprintln!("{why}; reconnecting in {:.1}s", delay.as_secs_f64());
+            }
+            tokio::select! {
+                _ = interrupted(&mut shutdown) => return Err(coded(Exit::Interrupted, "interrupted")),
+                () = tokio::time::sleep(delay) => continue,
+            }
+        }
+        if finished.close_timed_out && !session.quiet {
+            eprintln!(
+                "warning: no close frame from the peer within {} (--close-timeout)",
+                humantime::format_duration(session.pump.close_timeout)
+            );
+        }
+        return finished.into_result();
+    }
+}
+
+/// Resolves when a shutdown code has been set.
+async fn interrupted(shutdown: &mut watch::Receiver<Option<u16>>) {
+    if shutdown.wait_for(Option::is_some).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Ctrl-C asks the session to close with 1000 (exit 130); a second Ctrl-C exits at
+/// once, for a peer that never answers.
+pub fn close_on_ctrl_c(shutdown: Arc<watch::Sender<Option<u16>>>) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        let _ = shutdown.send(Some(1000));
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(Exit::Interrupted as i32);
+        }
+    });
+}

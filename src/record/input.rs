@@ -1,0 +1,317 @@
+//! Input records: reading stdin, files or arguments in one of the input formats and
+//! turning each record into one message, on a thread of its own so a blocking read
+//! never stalls the socket.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::PathBuf;
+
+use base64::Engine;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::cli::InputFormat;
+use crate::conn::pump::Input;
+use crate::exit::{Exit, coded};
+
+/// Where records come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Stdin,
+    File(PathBuf),
+    /// Command-line arguments, one record each.
+    Args(Vec<String>),
+}
+
+impl Source {
+    fn describe(&self) -> String {
+        match self {
+            Source::Stdin => "stdin".to_string(),
+            Source::File(path) => path.display().to_string(),
+            Source::Args(_) => "argument".to_string(),
+        }
+    }
+}
+
+/// Records per batch handed to the pump at most.
+const BATCH: usize = 256;
+
+/// Reads every source in order on a new thread and feeds the pump. Ends with
+/// `Input::End`, or `Input::Invalid` at the first bad record (nothing after it is read).
+pub fn spawn_reader(sources: Vec<Source>, format: InputFormat, tx: mpsc::Sender<Input>) {
+    std::thread::Builder::new()
+        .name("wspipe-input".into())
+        .spawn(move || {
+            let mut feeder = Feeder {
+                tx,
+                batch: Vec::new(),
+            };
+            let end = read_all(&sources, format, &mut feeder);
+            let last = match end {
+                Ok(()) => Input::End,
+                Err(err) => Input::Invalid(err),
+            };
+            // What was read before the bad record goes first.
+            if feeder.flush() {
+                let _ = feeder.tx.blocking_send(last);
+            }
+        })
+        .expect("spawning the input thread");
+}
+
+struct Feeder {
+    tx: mpsc::Sender<Input>,
+    batch: Vec<Message>,
+}
+
+impl Feeder {
+    /// Queues a record; sends the batch when it is full or when `idle` says the
+    /// reader would block next (so interactive input goes out at once).
+    /// Returns false when the pump is gone.
+    fn push(&mut self, message: Message, idle: bool) -> bool {
+        self.batch.push(message);
+        if idle || self.batch.len() >= BATCH {
+            return self.flush();
+        }
+        true
+    }
+
+    fn flush(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.tx.blocking_send(Input::Batch(batch)).is_ok()
+    }
+}
+
+fn read_all(sources: &[Source], format: InputFormat, feeder: &mut Feeder) -> anyhow::Result<()> {
+    for source in sources {
+        let name = source.describe();
+        match source {
+            Source::Args(args) => {
+                for (index, arg) in args.iter().enumerate() {
+                    let message = parse_record(arg.as_bytes(), format)
+                        .map_err(|why| invalid(&format!("argument {}", index + 1), &why))?;
+                    if let Some(message) = message {
+                        if !feeder.push(message, false) {
+                            return Ok(());
+                        }
+                    }
+                }
+                feeder.flush();
+            }
+            Source::Stdin => {
+                if !read_stream(
+                    BufReader::with_capacity(64 * 1024, raw_stdin()),
+                    &name,
+                    format,
+                    feeder,
+                )? {
+                    return Ok(());
+                }
+            }
+            Source::File(path) => {
+                let file = File::open(path).map_err(|e| {
+                    coded(
+                        Exit::Usage,
+                        format!("cannot open {}: {}", path.display(), io_reason(&e)),
+                    )
+                })?;
+                if !read_stream(
+                    BufReader::with_capacity(64 * 1024, file),
+                    &name,
+                    format,
+                    feeder,
+                )? {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads one stream; Ok(false) when the pump went away.
+fn read_stream<R: Read>(
+    mut reader: BufReader<R>,
+    name: &str,
+    format: InputFormat,
+    feeder: &mut Feeder,
+) -> anyhow::Result<bool> {
+    if format == InputFormat::Binary {
+        let mut all = Vec::new();
+        reader
+            .read_to_end(&mut all)
+            .map_err(|e| anyhow::anyhow!("reading {name}: {}", io_reason(&e)))?;
+        return Ok(feeder.push(Message::Binary(all.into()), true));
+    }
+    let mut line_no = 0u64;
+    loop {
+        let mut line = Vec::with_capacity(64);
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| anyhow::anyhow!("reading {name}: {}", io_reason(&e)))?;
+        if n == 0 {
+            return Ok(feeder.flush());
+        }
+        line_no += 1;
+        if line.last() == Some(&b'\n') {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+        }
+        let message = match format {
+            // The common case moves the line's buffer into the message, no copy.
+            InputFormat::Text => match String::from_utf8(line) {
+                Ok(text) => Some(Message::Text(text.into())),
+                Err(_) => {
+                    return Err(invalid(
+                        &format!("{name} line {line_no}"),
+                        "not valid UTF-8",
+                    ));
+                }
+            },
+            _ => parse_record(&line, format)
+                .map_err(|why| invalid(&format!("{name} line {line_no}"), &why))?,
+        };
+        if let Some(message) = message {
+            // Nothing more buffered means the next read may block: send now.
+            let idle = reader.buffer().is_empty();
+            if !feeder.push(message, idle) {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// stdin without std's own 8 KiB buffer in front, so our buffer is the only one and
+/// can tell whether the next read would block.
+#[cfg(unix)]
+fn raw_stdin() -> Box<dyn Read + Send> {
+    use std::os::fd::AsFd;
+    match io::stdin().as_fd().try_clone_to_owned() {
+        Ok(fd) => Box::new(File::from(fd)),
+        Err(_) => Box::new(io::stdin()),
+    }
+}
+
+#[cfg(not(unix))]
+fn raw_stdin() -> Box<dyn Read + Send> {
+    Box::new(io::stdin())
+}
+
+/// One record (without its line ending) as a message; `Ok(None)` for a record that
+/// is skipped (a blank line in JSON). The error is the reason, for the caller to
+/// prefix with where the record was.
+pub fn parse_record(record: &[u8], format: InputFormat) -> Result<Option<Message>, String> {
+    match format {
+        InputFormat::Text => std::str::from_utf8(record)
+            .map(|s| Some(Message::Text(s.into())))
+            .map_err(|_| "not valid UTF-8".to_string()),
+        InputFormat::Json => {
+            if record.iter().all(u8::is_ascii_whitespace) {
+                return Ok(None);
+            }
+            let value: serde_json::Value = serde_json::from_slice(record)
+                .map_err(|e| format!("not valid JSON ({})", json_reason(&e)))?;
+            Ok(Some(Message::Text(value.to_string().into())))
+        }
+        InputFormat::Base64 => {
+            let trimmed = record.trim_ascii();
+            BASE64_LENIENT
+                .decode(trimmed)
+                .map(|bytes| Some(Message::Binary(bytes.into())))
+                .map_err(|e| format!("not valid base64 ({e})"))
+        }
+        InputFormat::Binary => Ok(Some(Message::Binary(record.to_vec().into()))),
+    }
+}
+
+/// Standard base64, padding optional.
+pub const BASE64_LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+fn invalid(place: &str, why: &str) -> anyhow::Error {
+    coded(
+        Exit::InvalidInput,
+        format!("{place}: {why}; nothing from here on was sent"),
+    )
+}
+
+fn json_reason(e: &serde_json::Error) -> String {
+    // serde_json's message ends with " at line 1 column N"; the line is always 1
+    // here, so say only the column.
+    let text = e.to_string();
+    match text.rsplit_once(" at line ") {
+        Some((reason, _)) => format!("{reason} at column {}", e.column()),
+        None => text,
+    }
+}
+
+fn io_reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_of(m: Option<Message>) -> String {
+        match m {
+            Some(Message::Text(t)) => t.to_string(),
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_is_compacted_keeping_key_order_and_numbers() {
+        let m = parse_record(
+            br#"{ "b": 1, "a": [1.50, 2] , "n": 12345678901234567890123 }"#,
+            InputFormat::Json,
+        );
+        assert_eq!(
+            text_of(m.unwrap()),
+            r#"{"b":1,"a":[1.50,2],"n":12345678901234567890123}"#
+        );
+    }
+
+    #[test]
+    fn blank_json_lines_are_skipped() {
+        assert!(parse_record(b"  \t", InputFormat::Json).unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_json_names_the_column() {
+        let err = parse_record(b"{\"a\":}", InputFormat::Json).unwrap_err();
+        assert_eq!(err, "not valid JSON (expected value at column 6)");
+    }
+
+    #[test]
+    fn base64_decodes_with_or_without_padding() {
+        for line in [&b"aGk="[..], b"aGk", b" aGk= "] {
+            assert_eq!(
+                parse_record(line, InputFormat::Base64).unwrap(),
+                Some(Message::Binary(b"hi".to_vec().into()))
+            );
+        }
+        assert!(parse_record(b"not base64!", InputFormat::Base64).is_err());
+    }
+
+    #[test]
+    fn text_must_be_utf8() {
+        assert!(parse_record(&[0xff, 0xfe], InputFormat::Text).is_err());
+        assert_eq!(
+            text_of(parse_record("héllo".as_bytes(), InputFormat::Text).unwrap()),
+            "héllo"
+        );
+    }
+}

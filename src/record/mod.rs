@@ -1,0 +1,8 @@
+//! Records: how input becomes messages and how events become output.
+
+pub mod input;
+pub mod output;
+pub mod sanitize;
+
+pub use input::{Source, spawn_reader};
+pub use output::{OutputOptions, OutputWriter};

@@ -1,0 +1,316 @@
+//! Test helpers: an in-process tokio-tungstenite server on 127.0.0.1:0 with
+//! scripted behaviours, and a runner for the real wspipe binary.
+
+#![allow(dead_code, clippy::result_large_err)]
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+/// A hung test is a failure, not a stall.
+pub const TEST_DEADLINE: Duration = Duration::from_secs(60);
+
+/// What the test server does with each connection.
+#[derive(Clone, Debug)]
+pub enum Behaviour {
+    /// Echo every data message, in order, then answer Close.
+    Echo,
+    /// Send `count` text messages `msg-<i>` as fast as possible, then Close 1000.
+    Push { count: usize },
+    /// Send these messages, then Close with this code and reason.
+    SendThenClose {
+        messages: Vec<Message>,
+        code: u16,
+        reason: &'static str,
+    },
+    /// Refuse the upgrade with this HTTP status and body.
+    Reject { status: u16, body: &'static str },
+    /// Complete the handshake, then read and never answer anything (not even pings).
+    Silent,
+    /// Send these messages and keep the connection open, recording what comes back.
+    SendAndRecord { messages: Vec<Message> },
+    /// Drop the TCP connection after the handshake without a Close.
+    Drop,
+    /// Wait for one data message, answer with `reply`, then Close with `code`.
+    ReplyThenClose { reply: &'static str, code: u16 },
+    /// Accept the subprotocol `chat.v1` when offered, then echo.
+    EchoWithProtocol,
+}
+
+/// What the server observed, for assertions.
+#[derive(Default, Debug)]
+pub struct Observed {
+    /// Data messages received from clients, in order.
+    pub received: Vec<Message>,
+    /// Close frames received from clients (code, reason).
+    pub closes: Vec<(u16, String)>,
+    /// Request headers of each handshake, lower-case names.
+    pub headers: Vec<Vec<(String, String)>>,
+    pub connections: usize,
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub observed: Arc<Mutex<Observed>>,
+}
+
+impl TestServer {
+    pub async fn start(behaviour: Behaviour) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let observed = Arc::new(Mutex::new(Observed::default()));
+        let shared = Arc::clone(&observed);
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let behaviour = behaviour.clone();
+                let observed = Arc::clone(&shared);
+                tokio::spawn(serve(tcp, behaviour, observed));
+            }
+        });
+        TestServer { addr, observed }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}/", self.addr)
+    }
+
+    pub fn received_texts(&self) -> Vec<String> {
+        self.observed
+            .lock()
+            .unwrap()
+            .received
+            .iter()
+            .map(|m| match m {
+                Message::Text(t) => t.to_string(),
+                Message::Binary(b) => format!("binary:{}", String::from_utf8_lossy(b)),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    pub fn closes(&self) -> Vec<(u16, String)> {
+        self.observed.lock().unwrap().closes.clone()
+    }
+}
+
+async fn serve(tcp: TcpStream, behaviour: Behaviour, observed: Arc<Mutex<Observed>>) {
+    let headers_seen = Arc::clone(&observed);
+    let reject = behaviour.clone();
+    let callback =
+        move |req: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
+            let headers = req
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            {
+                let mut o = headers_seen.lock().unwrap();
+                o.headers.push(headers);
+                o.connections += 1;
+            }
+            match reject {
+                Behaviour::Reject { status, body } => {
+                    let mut error = ErrorResponse::new(Some(body.to_string()));
+                    *error.status_mut() = StatusCode::from_u16(status).unwrap();
+                    Err(error)
+                }
+                Behaviour::EchoWithProtocol => {
+                    let offered = req
+                        .headers()
+                        .get("sec-websocket-protocol")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    if offered.split(',').any(|p| p.trim() == "chat.v1") {
+                        response.headers_mut().insert(
+                            "sec-websocket-protocol",
+                            HeaderValue::from_static("chat.v1"),
+                        );
+                    }
+                    Ok(response)
+                }
+                _ => Ok(response),
+            }
+        };
+    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await else {
+        return;
+    };
+    let record = |message: Message| match message {
+        Message::Close(frame) => {
+            let (code, reason) = frame
+                .map(|f| (u16::from(f.code), f.reason.to_string()))
+                .unwrap_or((1005, String::new()));
+            observed.lock().unwrap().closes.push((code, reason));
+        }
+        Message::Text(_) | Message::Binary(_) => observed.lock().unwrap().received.push(message),
+        _ => {}
+    };
+    match behaviour {
+        Behaviour::Echo | Behaviour::EchoWithProtocol => {
+            // Sequential: every echo is flushed before the next read, so nothing
+            // can be left unsent when the client's Close is read.
+            while let Some(Ok(message)) = ws.next().await {
+                if message.is_text() || message.is_binary() {
+                    record(message.clone());
+                    if ws.send(message).await.is_err() {
+                        break;
+                    }
+                } else {
+                    record(message);
+                }
+            }
+        }
+        Behaviour::Push { count } => {
+            for i in 0..count {
+                if ws.feed(Message::text(format!("msg-{i}"))).await.is_err() {
+                    return;
+                }
+            }
+            let _ = ws.flush().await;
+            let _ = ws.close(Some(close_frame(1000, ""))).await;
+            while let Some(Ok(message)) = ws.next().await {
+                record(message);
+            }
+        }
+        Behaviour::SendThenClose {
+            messages,
+            code,
+            reason,
+        } => {
+            for m in messages {
+                let _ = ws.feed(m).await;
+            }
+            let _ = ws.flush().await;
+            let _ = ws.close(Some(close_frame(code, reason))).await;
+            while let Some(Ok(message)) = ws.next().await {
+                record(message);
+            }
+        }
+        Behaviour::SendAndRecord { messages } => {
+            for m in messages {
+                let _ = ws.feed(m).await;
+            }
+            let _ = ws.flush().await;
+            while let Some(Ok(message)) = ws.next().await {
+                record(message);
+            }
+        }
+        Behaviour::ReplyThenClose { reply, code } => {
+            while let Some(Ok(message)) = ws.next().await {
+                let data = message.is_text() || message.is_binary();
+                record(message);
+                if data {
+                    let _ = ws.send(Message::text(reply)).await;
+                    let _ = ws.close(Some(close_frame(code, ""))).await;
+                }
+            }
+        }
+        Behaviour::Silent => {
+            // Never poll the WebSocket again: pings go unanswered. Keep the
+            // socket open for a while, then let it drop.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(ws);
+        }
+        Behaviour::Drop => drop(ws),
+        Behaviour::Reject { .. } => {}
+    }
+}
+
+pub fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from_static(reason),
+    }
+}
+
+/// The result of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_wspipe")
+}
+
+/// A command for the binary with a hermetic environment: no colour or proxy
+/// settings from the developer's shell, an empty HOME.
+pub fn wspipe_command(args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(bin());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir().join("wspipe-test-home"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs the binary with `stdin` as its input and waits (bounded) for it to end.
+pub async fn run(args: &[&str], stdin: &[u8]) -> Run {
+    let child = wspipe_command(args).spawn().expect("spawning wspipe");
+    finish(child, stdin.to_vec()).await
+}
+
+pub async fn finish(mut child: tokio::process::Child, stdin: Vec<u8>) -> Run {
+    let mut input = child.stdin.take().unwrap();
+    let writer = tokio::spawn(async move {
+        let _ = input.write_all(&stdin).await;
+        drop(input);
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf).await;
+        buf
+    });
+    let err = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf).await;
+        buf
+    });
+    let status = tokio::time::timeout(TEST_DEADLINE, child.wait())
+        .await
+        .expect("wspipe did not finish in time")
+        .unwrap();
+    let _ = writer.await;
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: out.await.unwrap(),
+        stderr: String::from_utf8_lossy(&err.await.unwrap()).into_owned(),
+    }
+}
+
+/// `n` numbered lines, `line-0\n` … .
+pub fn numbered_lines(n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n * 12);
+    for i in 0..n {
+        out.extend_from_slice(format!("line-{i}\n").as_bytes());
+    }
+    out
+}

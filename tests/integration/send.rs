@@ -1,0 +1,167 @@
+//! `wspipe send`: messages from arguments, stdin or files; waiting and expectations.
+
+use crate::common::{Behaviour, TestServer, run};
+
+#[tokio::test]
+async fn sends_arguments_and_closes_cleanly() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let out = run(&["send", &server.url(), "one", "two"], b"ignored\n").await;
+    assert_eq!(
+        (out.code, out.stdout()),
+        (0, "one\ntwo\n".to_string()),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(server.received_texts(), vec!["one", "two"]);
+    assert_eq!(server.closes(), vec![(1000, String::new())]);
+}
+
+#[tokio::test]
+async fn dash_reads_stdin() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let out = run(&["send", &server.url(), "first", "-"], b"from stdin\n").await;
+    assert_eq!(out.code, 0);
+    assert_eq!(server.received_texts(), vec!["first", "from stdin"]);
+}
+
+#[tokio::test]
+async fn wait_closes_after_n_replies() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let out = run(&["send", &server.url(), "a", "b", "c", "--wait", "2"], b"").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = out.stdout();
+    assert!(text.starts_with("a\nb\n"), "{text}");
+}
+
+#[tokio::test]
+async fn expect_regex_match_exits_0() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let out = run(
+        &[
+            "send",
+            &server.url(),
+            "hello",
+            "status: ready",
+            "--expect",
+            "^status: (ready|ok)$",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout(), "hello\nstatus: ready\n");
+}
+
+#[tokio::test]
+async fn expect_json_match_exits_0() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let out = run(
+        &[
+            "send",
+            &server.url(),
+            "-o",
+            "json",
+            r#"{"status":"ok","n":2}"#,
+            "--expect-json",
+            "/status=\"ok\"",
+            "--expect-json",
+            "/n=2",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout(), "{\"status\":\"ok\",\"n\":2}\n");
+}
+
+#[tokio::test]
+async fn expect_without_match_times_out_with_4() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let out = run(
+        &[
+            "send",
+            &server.url(),
+            "nope",
+            "--expect",
+            "never",
+            "--timeout",
+            "500ms",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert_eq!(out.stdout(), "nope\n");
+    assert_eq!(out.stderr, "error: timed out after 500ms (--timeout)\n");
+}
+
+#[tokio::test]
+async fn expect_failing_when_the_peer_closes_exits_1() {
+    let server = TestServer::start(Behaviour::ReplyThenClose {
+        reply: "{\"status\":\"down\"}",
+        code: 1000,
+    })
+    .await;
+    let out = run(
+        &["send", &server.url(), "x", "--expect-json", "/status=up"],
+        b"",
+    )
+    .await;
+    assert_eq!(out.stdout(), "{\"status\":\"down\"}\n");
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: the connection closed before --expect-json '/status=up' was met\n"
+    );
+}
+
+#[tokio::test]
+async fn file_lines_and_binary_files_are_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = dir.path().join("lines.txt");
+    std::fs::write(&lines, "l1\nl2\n").unwrap();
+    let blob = dir.path().join("blob.bin");
+    std::fs::write(&blob, [0u8, 159, 146, 150]).unwrap();
+
+    let server = TestServer::start(Behaviour::Echo).await;
+    let out = run(
+        &["send", &server.url(), "--file", lines.to_str().unwrap()],
+        b"",
+    )
+    .await;
+    assert_eq!((out.code, out.stdout()), (0, "l1\nl2\n".to_string()));
+
+    let out = run(
+        &[
+            "send",
+            &server.url(),
+            "-i",
+            "binary",
+            "-o",
+            "json",
+            "--file",
+            blob.to_str().unwrap(),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (out.code, out.stdout()),
+        (0, "{\"binary\":\"AJ+Slg==\"}\n".to_string())
+    );
+}
+
+#[tokio::test]
+async fn missing_file_is_named() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let out = run(
+        &["send", &server.url(), "--file", "/nonexistent/x.txt"],
+        b"",
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "error: cannot open /nonexistent/x.txt: no such file\n"
+    );
+}
