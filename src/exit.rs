@@ -7,7 +7,6 @@ use std::io;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Clean close, or `--count` / `--wait` / `--expect` satisfied.
-    #[allow(dead_code)] // documents the table; success is `Ok(())`
     Success = 0,
     /// An expectation failed, or any error without a more precise code.
     Failure = 1,

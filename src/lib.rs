@@ -1,0 +1,42 @@
+//! wspipe as a library: the binary is a thin wrapper over [`run`], and tests use the
+//! clap definitions (completions and man page freshness) from here.
+
+pub mod cli;
+pub mod cmd;
+pub mod conn;
+pub mod exit;
+pub mod expect;
+pub mod record;
+pub mod ui;
+
+use crate::exit::{Exit, exit_code_of, is_broken_pipe};
+
+/// Runs a parsed command line to its end and returns the process exit code,
+/// having printed the one-line error (if any) on stderr.
+pub fn run(cli: cli::Cli) -> Exit {
+    conn::tls::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return Exit::Failure;
+        }
+    };
+    let result = runtime.block_on(cmd::run(cli));
+    // Threads blocked on stdin must not keep the process alive.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => Exit::Success,
+        Err(err) if is_broken_pipe(&err) => Exit::Success,
+        Err(err) => {
+            let code = exit_code_of(&err);
+            if code != Exit::Interrupted {
+                eprintln!("error: {err:#}");
+            }
+            code
+        }
+    }
+}
