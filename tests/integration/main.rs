@@ -2,5 +2,6 @@
 //! real wspipe binary over real sockets on 127.0.0.1.
 
 mod common;
+mod generated;
 mod pipe;
 mod send;
