@@ -1,7 +1,10 @@
 //! The connection module every command shares: URLs, dialing (headers, TLS,
-//! proxies, timeouts), the message pump, close handling, keepalive and reconnection.
+//! proxies, timeouts), the server side (accept, the hub of clients), the message
+//! pump, close handling, keepalive and reconnection.
 
+pub mod accept;
 pub mod dial;
+pub mod hub;
 pub mod proxy;
 pub mod pump;
 pub mod session;

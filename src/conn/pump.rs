@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{Sink, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -241,7 +241,8 @@ impl Finished {
 
 /// Asked of the writer by the reader.
 enum WriterCmd {
-    Echo(Message),
+    /// Send this back; the sender answers once it reached tungstenite.
+    Echo(Message, oneshot::Sender<()>),
     Close(CloseFrame, CloseCause),
 }
 
@@ -421,8 +422,14 @@ where
                 end.received += 1;
                 let finished = done_when.as_mut().is_some_and(|check| check(&message));
                 if cfg.echo {
-                    // Bounded: a peer that sends faster than it reads slows us down.
-                    let _ = cmds.send(WriterCmd::Echo(message)).await;
+                    // Wait until the echo is out before reading on: once tungstenite
+                    // has read the peer's Close it refuses to send anything else, so
+                    // reading ahead would lose the echoes of the last messages. It
+                    // also slows a peer that sends faster than it reads.
+                    let (sent_tx, sent) = oneshot::channel();
+                    if cmds.send(WriterCmd::Echo(message, sent_tx)).await.is_ok() {
+                        let _ = sent.await;
+                    }
                 }
                 if output_open && !sink.emit(event).await {
                     output_open = false;
@@ -538,9 +545,10 @@ where
         let (frame, cause) = tokio::select! {
             biased;
             Some(cmd) = cmds.recv() => match cmd {
-                WriterCmd::Echo(message) => {
+                WriterCmd::Echo(message, sent) => {
                     let mut unsent = VecDeque::new();
                     let _ = send_burst(tx, vec![message], &mut unsent).await;
+                    let _ = sent.send(());
                     continue;
                 }
                 WriterCmd::Close(frame, cause) => (Some(frame), cause),
@@ -552,7 +560,7 @@ where
                     continue;
                 }
                 let Some(code) = *shutdown.borrow_and_update() else { continue };
-                (Some(close_with(CloseCode::from(code))), CloseCause::Shutdown(code))
+                (Some(shutdown_frame(code)), CloseCause::Shutdown(code))
             }
             () = tick => {
                 let now = started.elapsed().as_millis() as u64;
@@ -667,6 +675,20 @@ where
         }
     }
     Ok(())
+}
+
+/// The Close sent for a shutdown code. The codes a server sends on its own get a
+/// reason, so the client's log says why (`listen`: Ctrl-C, a client too far behind).
+pub fn shutdown_frame(code: u16) -> CloseFrame {
+    let reason = match code {
+        1001 => "server shutting down",
+        1008 => "too slow",
+        _ => "",
+    };
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from_static(reason),
+    }
 }
 
 /// Close 1000 with no reason.

@@ -148,11 +148,17 @@ async fn interrupted(shutdown: &mut watch::Receiver<Option<u16>>) {
 /// Ctrl-C asks the session to close with 1000 (exit 130); a second Ctrl-C exits at
 /// once, for a peer that never answers.
 pub fn close_on_ctrl_c(shutdown: Arc<watch::Sender<Option<u16>>>) {
+    close_on_ctrl_c_with(shutdown, 1000);
+}
+
+/// Ctrl-C asks for a close with `code` (a server says 1001, going away); a second
+/// Ctrl-C exits at once.
+pub fn close_on_ctrl_c_with(shutdown: Arc<watch::Sender<Option<u16>>>, code: u16) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
         }
-        let _ = shutdown.send(Some(1000));
+        let _ = shutdown.send(Some(code));
         if tokio::signal::ctrl_c().await.is_ok() {
             std::process::exit(Exit::Interrupted as i32);
         }

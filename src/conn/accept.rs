@@ -1,0 +1,326 @@
+//! The server side of a connection: the listening address, TLS for `wss://`, and the
+//! upgrade handshake (URL path, subprotocol choice, the client limit). What comes
+//! after the handshake is the same pump the client side uses.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, header};
+
+use super::dial::{describe_io, ws_config};
+use crate::exit::{Exit, coded};
+
+/// How the server accepts its clients.
+pub struct ServerOptions {
+    /// Subprotocols we accept; the first one a client offers that is here is picked.
+    pub subprotocols: Vec<String>,
+    pub max_message_size: usize,
+    /// Serve `wss://` with this.
+    pub tls: Option<TlsAcceptor>,
+    /// One permit per connected client (`--max-clients`); none left means HTTP 503.
+    pub slots: Option<Arc<Semaphore>>,
+    /// A client that has not finished TLS and the upgrade by then is dropped, so
+    /// idle sockets cannot hold the server's resources.
+    pub handshake_timeout: Duration,
+}
+
+impl ServerOptions {
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "wss" } else { "ws" }
+    }
+}
+
+/// A client that completed the handshake.
+pub struct Accepted {
+    pub ws: WebSocketStream<ServerStream>,
+    pub peer: SocketAddr,
+    /// The request's path and query: the room in `--broadcast`.
+    pub path: String,
+    /// The subprotocol we picked, if any.
+    pub protocol: Option<String>,
+    /// Held while the client is connected (`--max-clients`).
+    pub slot: Option<OwnedSemaphorePermit>,
+}
+
+/// `PORT` or `HOST:PORT` (`[v6]:PORT` too); the host defaults to 127.0.0.1 so a test
+/// server is never on every interface unless asked. Errors are usage errors.
+pub async fn resolve_listen_addr(addr: &str) -> anyhow::Result<SocketAddr> {
+    let addr = addr.trim();
+    let usage = |why: &str| {
+        coded(
+            Exit::Usage,
+            format!("invalid address '{addr}': {why} (try 9001, 127.0.0.1:9001 or [::1]:9001)"),
+        )
+    };
+    let (host, port) = match addr.rsplit_once(':') {
+        Some((host, port)) => (host, port),
+        None => ("", addr),
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| usage("the port must be a number from 0 to 65535"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    if host.contains(':') || host.contains('/') {
+        return Err(usage("not a host name or IP address"));
+    }
+    let mut found = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|_| usage("cannot resolve the host name"))?;
+    found
+        .next()
+        .ok_or_else(|| usage("cannot resolve the host name"))
+}
+
+/// Binds the listening socket; a port in use or a privileged port is a one-line error.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let why = match e.kind() {
+            io::ErrorKind::AddrInUse => "the address is already in use".to_string(),
+            io::ErrorKind::PermissionDenied => {
+                "permission denied (ports below 1024 need privileges)".to_string()
+            }
+            io::ErrorKind::AddrNotAvailable => "no such address on this machine".to_string(),
+            _ => describe_io(&e),
+        };
+        coded(Exit::Failure, format!("cannot listen on {addr}: {why}"))
+    })
+}
+
+/// The TLS acceptor for `--tls-cert` / `--tls-key` (PEM files). An unreadable or
+/// unusable file is a usage error naming the file.
+pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
+    let bad = |path: &Path, why: String| {
+        coded(Exit::Usage, format!("cannot use {}: {why}", path.display()))
+    };
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| bad(cert, pem_reason(e)))?;
+    if certs.is_empty() {
+        return Err(bad(cert, "no certificate in the file".into()));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, pem_reason(e)))?;
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .map_err(|e| bad(key, format!("does not fit the certificate ({e})")))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+fn pem_reason(e: rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error;
+    match e {
+        Error::Io(e) if e.kind() == io::ErrorKind::NotFound => "no such file".into(),
+        Error::Io(e) => describe_io(&e),
+        Error::NoItemsFound => "no PEM item of the expected kind in the file".into(),
+        other => format!("not valid PEM ({other})"),
+    }
+}
+
+/// TLS (if configured) and the upgrade for one accepted TCP connection.
+pub async fn accept(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    opts: &ServerOptions,
+) -> anyhow::Result<Accepted> {
+    let _ = tcp.set_nodelay(true);
+    let handshake = async {
+        let stream = match &opts.tls {
+            Some(tls) => ServerStream::Tls(Box::new(
+                tls.accept(tcp).await.context("TLS handshake failed")?,
+            )),
+            None => ServerStream::Plain(tcp),
+        };
+        upgrade(stream, peer, opts).await
+    };
+    match tokio::time::timeout(opts.handshake_timeout, handshake).await {
+        Ok(result) => result,
+        Err(_) => Err(anyhow::anyhow!(
+            "no handshake within {}",
+            humantime::format_duration(opts.handshake_timeout)
+        )),
+    }
+}
+
+async fn upgrade(
+    stream: ServerStream,
+    peer: SocketAddr,
+    opts: &ServerOptions,
+) -> anyhow::Result<Accepted> {
+    let mut path = String::from("/");
+    let mut protocol = None;
+    let mut slot = None;
+    let mut refused = false;
+    // tungstenite's callback signature returns its (large) ErrorResponse by value.
+    #[allow(clippy::result_large_err)]
+    let callback = |request: &Request, mut response: Response| {
+        if let Some(slots) = &opts.slots {
+            match Arc::clone(slots).try_acquire_owned() {
+                Ok(permit) => slot = Some(permit),
+                Err(_) => {
+                    refused = true;
+                    let mut error = ErrorResponse::new(Some("too many clients\n".into()));
+                    *error.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                    return Err(error);
+                }
+            }
+        }
+        if let Some(pq) = request.uri().path_and_query() {
+            path = pq.as_str().to_string();
+        }
+        protocol = pick_subprotocol(request, &opts.subprotocols);
+        if let Some(picked) = &protocol {
+            if let Ok(value) = HeaderValue::from_str(picked) {
+                response
+                    .headers_mut()
+                    .insert(header::SEC_WEBSOCKET_PROTOCOL, value);
+            }
+        }
+        Ok(response)
+    };
+    let result = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        callback,
+        Some(ws_config(opts.max_message_size)),
+    )
+    .await;
+    let ws = match result {
+        Ok(ws) => ws,
+        Err(_) if refused => {
+            anyhow::bail!("refused with HTTP 503: too many clients (--max-clients)")
+        }
+        Err(err) => return Err(anyhow::Error::new(err).context("WebSocket handshake failed")),
+    };
+    Ok(Accepted {
+        ws,
+        peer,
+        path,
+        protocol,
+        slot,
+    })
+}
+
+/// The client's first offered subprotocol that we accept (a client lists them in
+/// order of preference).
+fn pick_subprotocol(request: &Request, accepted: &[String]) -> Option<String> {
+    request
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .find(|offered| accepted.iter().any(|a| a == offered))
+        .map(str::to_string)
+}
+
+/// A server-side socket, plain or TLS, as one type so one pump serves both.
+pub enum ServerStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for ServerStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ServerStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            ServerStream::Plain(s) => s.is_write_vectored(),
+            ServerStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn listen_addr_is_port_or_host_port_on_loopback_by_default() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            resolve_listen_addr("9001").await.unwrap(),
+            at("127.0.0.1:9001")
+        );
+        assert_eq!(resolve_listen_addr("0").await.unwrap(), at("127.0.0.1:0"));
+        assert_eq!(
+            resolve_listen_addr(":80").await.unwrap(),
+            at("127.0.0.1:80")
+        );
+        assert_eq!(
+            resolve_listen_addr("0.0.0.0:8080").await.unwrap(),
+            at("0.0.0.0:8080")
+        );
+        assert_eq!(resolve_listen_addr("[::1]:9").await.unwrap(), at("[::1]:9"));
+        for bad in ["", "port", "70000", "127.0.0.1", "1.2.3.4:x", "a/b:1"] {
+            let err = resolve_listen_addr(bad).await.unwrap_err();
+            assert_eq!(crate::exit::exit_code_of(&err), Exit::Usage, "{bad}");
+        }
+    }
+}
