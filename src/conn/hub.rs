@@ -2,9 +2,12 @@
 //! the stdin fan-out and the broadcast relay, and the rule that a client too far
 //! behind is closed (1008) instead of slowing the others down.
 //!
-//! Nothing here ever waits for a client: offering a message to a mailbox either
-//! queues it or, past the limit, closes that client. Each client's own task moves
-//! its mailbox into the pump's input queue at the pace its socket allows.
+//! Offering a message to a mailbox never waits: it queues it or, when the client is
+//! already too far behind, closes that client. Each client's own task moves its
+//! mailbox into the pump's input queue at the pace its socket allows. Producers (the
+//! stdin fan-out, a broadcasting client) go at the pace of the *fastest* of their
+//! recipients: they wait until one of them has caught up, so a fast stdin does not
+//! overrun a lone healthy client, and a stalled client only falls further behind.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -22,14 +25,19 @@ use crate::exit::{Exit, coded, exit_code_of};
 /// A client with more than this many messages waiting for it is too slow.
 pub const MAX_BEHIND_MESSAGES: usize = 4096;
 /// … or with more than this many bytes waiting.
-pub const MAX_BEHIND_BYTES: usize = 16 << 20;
+pub const MAX_BEHIND_BYTES: usize = 8 << 20;
+/// A recipient at or below both of these has caught up: producers go on.
+const CAUGHT_UP_MESSAGES: usize = MAX_BEHIND_MESSAGES / 4;
+const CAUGHT_UP_BYTES: usize = MAX_BEHIND_BYTES / 4;
 /// The close code for a client that fell too far behind (policy violation).
 pub const TOO_SLOW: u16 = 1008;
 /// After a client is told to close, how long its connection may take to finish the
 /// close handshake before it is dropped (a client that does not read never will).
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-/// Messages moved from a mailbox to the pump in one batch at most.
+/// Messages (or bytes) moved from a mailbox to the pump in one batch at most: what
+/// the pump holds is not counted as backlog, so keep it small.
 const COALESCE: usize = 512;
+const COALESCE_BYTES: usize = 256 << 10;
 
 /// Every connected client, shared by the accept loop, the stdin fan-out and each
 /// client's relay.
@@ -37,6 +45,8 @@ const COALESCE: usize = 512;
 pub struct Hub {
     state: Arc<Mutex<HubState>>,
     connected: Arc<watch::Sender<usize>>,
+    /// Signalled whenever a backlog shrinks or a client leaves.
+    drained: Arc<Notify>,
 }
 
 struct HubState {
@@ -58,6 +68,13 @@ struct ClientEntry {
 struct Backlog {
     messages: AtomicUsize,
     bytes: AtomicUsize,
+}
+
+impl Backlog {
+    fn caught_up(&self) -> bool {
+        self.messages.load(Ordering::Relaxed) <= CAUGHT_UP_MESSAGES
+            && self.bytes.load(Ordering::Relaxed) <= CAUGHT_UP_BYTES
+    }
 }
 
 /// One registered client, for [`Hub::serve`].
@@ -112,6 +129,7 @@ impl Hub {
                 closing: None,
             })),
             connected: Arc::new(watch::channel(0).0),
+            drained: Arc::new(Notify::new()),
         }
     }
 
@@ -154,6 +172,7 @@ impl Hub {
         let mut state = self.lock();
         state.clients.remove(&id);
         self.connected.send_replace(state.clients.len());
+        self.drained.notify_waiters();
     }
 
     /// Asks every client, present and future, to close with `code`.
@@ -180,6 +199,7 @@ impl Hub {
             if connected.wait_for(|n| *n > 0).await.is_err() {
                 return None;
             }
+            self.until_one_caught_up(|_, _| true).await;
             match stdin.recv().await {
                 None | Some(Input::End) => return None,
                 Some(Input::Batch(batch)) => {
@@ -206,8 +226,41 @@ impl Hub {
         }
     }
 
-    /// Relays a message to the other clients in `room` (`--broadcast`).
-    fn relay(&self, from: u64, room: &str, message: &Message) {
+    /// Waits until one of the clients `recipient` picks has caught up, or none of
+    /// them is connected.
+    async fn until_one_caught_up(&self, recipient: impl Fn(u64, &ClientEntry) -> bool) {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            // Registered before looking, so a drain in between is not missed.
+            drained.as_mut().enable();
+            {
+                let state = self.lock();
+                let mut recipients = state
+                    .clients
+                    .iter()
+                    .filter(|(id, entry)| recipient(**id, entry))
+                    .peekable();
+                if recipients.peek().is_none() {
+                    return;
+                }
+                if recipients.any(|(_, entry)| entry.backlog.caught_up()) {
+                    return;
+                }
+            }
+            drained.await;
+        }
+    }
+
+    /// Relays a message to the other clients in `room` (`--broadcast`), then waits
+    /// until one of them has caught up.
+    async fn relay(&self, from: u64, room: &str, message: &Message) {
+        self.offer_to_room(from, room, message);
+        self.until_one_caught_up(|id, entry| id != from && entry.room == room)
+            .await;
+    }
+
+    fn offer_to_room(&self, from: u64, room: &str, message: &Message) {
         let mut state = self.lock();
         let ids: Vec<u64> = state
             .clients
@@ -248,7 +301,7 @@ impl Hub {
         let mut pump_kill = kill.clone();
         let mut kill_seen = kill;
         let relay = async {
-            relay_mailbox(mailbox, &backlog, input_tx).await;
+            relay_mailbox(mailbox, &backlog, &self.drained, input_tx).await;
             std::future::pending::<()>().await
         };
         let connection = pump(ws, &mut queue, sink, cfg, None, &mut pump_kill);
@@ -272,8 +325,9 @@ impl Hub {
     }
 }
 
-/// Queues `batch` for client `id`, or closes the client when it would fall too far
-/// behind (it is then removed, so nothing more is queued for it).
+/// Queues `batch` for client `id`, or closes the client when it is already too far
+/// behind (it is then removed, so nothing more is queued for it). Judged before
+/// adding, so one large stdin batch does not condemn a client that had caught up.
 fn offer(state: &mut HubState, id: u64, batch: &[Message]) {
     let Some(entry) = state.clients.get(&id) else {
         return;
@@ -282,9 +336,8 @@ fn offer(state: &mut HubState, id: u64, batch: &[Message]) {
     let messages = entry
         .backlog
         .messages
-        .fetch_add(batch.len(), Ordering::Relaxed)
-        + batch.len();
-    let total_bytes = entry.backlog.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        .fetch_add(batch.len(), Ordering::Relaxed);
+    let total_bytes = entry.backlog.bytes.fetch_add(bytes, Ordering::Relaxed);
     let behind = messages > MAX_BEHIND_MESSAGES || total_bytes > MAX_BEHIND_BYTES;
     if behind || entry.mailbox.send(Input::Batch(batch.to_vec())).is_err() {
         if behind {
@@ -300,6 +353,7 @@ fn offer(state: &mut HubState, id: u64, batch: &[Message]) {
 async fn relay_mailbox(
     mut mailbox: mpsc::UnboundedReceiver<Input>,
     backlog: &Backlog,
+    drained: &Notify,
     input: mpsc::Sender<Input>,
 ) {
     while let Some(first) = mailbox.recv().await {
@@ -310,9 +364,13 @@ async fn relay_mailbox(
             continue;
         };
         let mut after = None;
-        while batch.len() < COALESCE {
+        let mut size: usize = batch.iter().map(Message::len).sum();
+        while batch.len() < COALESCE && size < COALESCE_BYTES {
             match mailbox.try_recv() {
-                Ok(Input::Batch(more)) => batch.extend(more),
+                Ok(Input::Batch(more)) => {
+                    size += more.iter().map(Message::len).sum::<usize>();
+                    batch.extend(more);
+                }
                 Ok(other) => {
                     after = Some(other);
                     break;
@@ -320,12 +378,15 @@ async fn relay_mailbox(
                 Err(_) => break,
             }
         }
-        let (messages, bytes) = (batch.len(), batch.iter().map(Message::len).sum());
+        let (messages, bytes) = (batch.len(), size);
         if input.send(Input::Batch(batch)).await.is_err() {
             return;
         }
         backlog.messages.fetch_sub(messages, Ordering::Relaxed);
         backlog.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        if backlog.caught_up() {
+            drained.notify_waiters();
+        }
         if let Some(other) = after {
             if input.send(other).await.is_err() {
                 return;
@@ -354,7 +415,7 @@ impl EventSink for ClientSink {
             _ => None,
         };
         if let (Some(hub), Some(message)) = (&self.broadcast, &data) {
-            hub.relay(self.id, &self.room, message);
+            hub.relay(self.id, &self.room, message).await;
         }
         if data.is_some() && !self.print_data {
             return !self.out.tx.is_closed();
@@ -383,7 +444,7 @@ mod tests {
         let mut a = hub.register("/room/a");
         let mut b = hub.register("/room/a");
         let mut c = hub.register("/room/c");
-        hub.relay(a.id, "/room/a", &Message::text("hi"));
+        hub.relay(a.id, "/room/a", &Message::text("hi")).await;
         assert_eq!(texts(b.mailbox.try_recv().unwrap()), ["hi"]);
         assert!(a.mailbox.try_recv().is_err());
         assert!(c.mailbox.try_recv().is_err());
@@ -394,7 +455,7 @@ mod tests {
         let hub = Hub::new();
         let slow = hub.register("/");
         let mut fine = hub.register("/");
-        let batch: Vec<Message> = (0..MAX_BEHIND_MESSAGES)
+        let batch: Vec<Message> = (0..=MAX_BEHIND_MESSAGES)
             .map(|_| Message::text("x"))
             .collect();
         {
@@ -404,7 +465,7 @@ mod tests {
         }
         assert_eq!(*slow.kill.borrow(), Some(TOO_SLOW));
         assert_eq!(*fine.kill.borrow(), None);
-        hub.relay(0, "/", &Message::text("still here"));
+        hub.relay(0, "/", &Message::text("still here")).await;
         assert_eq!(texts(fine.mailbox.try_recv().unwrap()), ["still here"]);
         assert_eq!(hub.lock().clients.len(), 1);
     }

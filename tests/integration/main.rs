@@ -3,5 +3,6 @@
 
 mod common;
 mod generated;
+mod listen;
 mod pipe;
 mod send;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
@@ -313,4 +313,137 @@ pub fn numbered_lines(n: usize) -> Vec<u8> {
         out.extend_from_slice(format!("line-{i}\n").as_bytes());
     }
     out
+}
+
+/// A `wspipe listen` process under test: started on port 0, with its address read
+/// from the `listening on` line, and its stderr and stdout readable line by line.
+pub struct Listener {
+    pub child: tokio::process::Child,
+    pub addr: SocketAddr,
+    /// `ws://HOST:PORT` (or `wss://`), as reported.
+    pub url: String,
+    stdin: Option<tokio::process::ChildStdin>,
+    stderr: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    /// Every stderr line read so far.
+    pub stderr_seen: Vec<String>,
+}
+
+/// How long a test waits for one expected line.
+pub const LINE_DEADLINE: Duration = Duration::from_secs(20);
+
+impl Listener {
+    /// Runs `wspipe listen ARGS...` and waits for its address.
+    pub async fn start(args: &[&str]) -> Listener {
+        let mut all = vec!["listen"];
+        all.extend_from_slice(args);
+        let mut child = wspipe_command(&all)
+            .spawn()
+            .expect("spawning wspipe listen");
+        let stdin = child.stdin.take();
+        let stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut listener = Listener {
+            child,
+            addr: "0.0.0.0:0".parse().unwrap(),
+            url: String::new(),
+            stdin,
+            stderr,
+            stdout,
+            stderr_seen: Vec::new(),
+        };
+        let line = listener.stderr_line().await;
+        let url = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("expected the address, got {line:?}"));
+        let authority = url.split("://").nth(1).unwrap();
+        listener.addr = authority.parse().unwrap();
+        listener.url = url.to_string();
+        listener
+    }
+
+    /// The next stderr line (bounded in time).
+    pub async fn stderr_line(&mut self) -> String {
+        let line = tokio::time::timeout(LINE_DEADLINE, self.stderr.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no stderr line in time; so far: {:?}", self.stderr_seen))
+            .unwrap()
+            .unwrap_or_else(|| panic!("stderr ended; so far: {:?}", self.stderr_seen));
+        self.stderr_seen.push(line.clone());
+        line
+    }
+
+    /// Reads stderr until a line contains `needle`; returns that line.
+    pub async fn stderr_until(&mut self, needle: &str) -> String {
+        loop {
+            let line = self.stderr_line().await;
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// The next stdout line (bounded in time).
+    pub async fn stdout_line(&mut self) -> String {
+        tokio::time::timeout(LINE_DEADLINE, self.stdout.next_line())
+            .await
+            .expect("no stdout line in time")
+            .unwrap()
+            .expect("stdout ended")
+    }
+
+    pub async fn write_stdin(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin already closed");
+        stdin.write_all(bytes).await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// stdin, for a test that writes it from a task of its own.
+    pub fn take_stdin(&mut self) -> tokio::process::ChildStdin {
+        self.stdin.take().expect("stdin already taken")
+    }
+
+    /// Sends SIGINT, as Ctrl-C does.
+    pub fn interrupt(&self) {
+        let pid = self.child.id().expect("still running").to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// The peak resident set size so far, in KiB (Linux), for reports.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// Waits (bounded) for the process to end; returns its exit code, what is left
+    /// of stdout, and the stderr lines not read yet.
+    pub async fn finish(mut self) -> (i32, String, Vec<String>) {
+        self.stdin.take();
+        let status = tokio::time::timeout(LINE_DEADLINE, self.child.wait())
+            .await
+            .expect("wspipe listen did not exit in time")
+            .unwrap();
+        let mut stdout = String::new();
+        while let Ok(Some(line)) = self.stdout.next_line().await {
+            stdout.push_str(&line);
+            stdout.push('\n');
+        }
+        let mut rest = Vec::new();
+        while let Ok(Some(line)) = self.stderr.next_line().await {
+            rest.push(line);
+        }
+        (status.code().unwrap_or(-1), stdout, rest)
+    }
 }
