@@ -151,15 +151,16 @@ pub async fn handshake(
 /// A one-line summary of the negotiated session, for `-v`.
 pub fn session_summary(stream: &TlsStream<TcpStream>) -> String {
     let (_, session) = stream.get_ref();
-    let version = session
-        .protocol_version()
-        .and_then(|v| v.as_str())
-        .unwrap_or("unknown version");
+    let version = match session.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2",
+        _ => "TLS",
+    };
     let suite = session
         .negotiated_cipher_suite()
         .and_then(|s| s.suite().as_str())
         .unwrap_or("unknown cipher suite");
-    format!("* TLS: {version}, {suite}")
+    format!("* {version}, {suite}")
 }
 
 /// An I/O error from a TLS stream: the rustls error inside it explained, or the
@@ -241,9 +242,10 @@ fn describe_certificate_error(host: &str, err: &CertificateError) -> String {
             if presented.is_empty() {
                 format!("the certificate of {host} names no host, so it is not valid for {host}")
             } else {
+                let names: Vec<&str> = presented.iter().map(|n| bare_name(n)).collect();
                 format!(
                     "the certificate is not valid for {host} (it is for {})",
-                    presented.join(", ")
+                    names.join(", ")
                 )
             }
         }
@@ -255,6 +257,16 @@ fn describe_certificate_error(host: &str, err: &CertificateError) -> String {
         }
         other => format!("the certificate of {host} was rejected: {other:?}"),
     }
+}
+
+/// rustls presents names as `DnsName("example.com")` or `IpAddress(10.0.0.1)`;
+/// a user wants `example.com` and `10.0.0.1`.
+fn bare_name(presented: &str) -> &str {
+    presented
+        .split_once('(')
+        .and_then(|(_, inner)| inner.strip_suffix(')'))
+        .map(|inner| inner.trim_matches('"'))
+        .unwrap_or(presented)
 }
 
 fn alert_words(alert: AlertDescription) -> String {
@@ -421,6 +433,13 @@ mod tests {
         assert_eq!(date(t), "2000-02-29");
         let t = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_795_564_800));
         assert_eq!(date(t), "2026-11-25");
+    }
+
+    #[test]
+    fn presented_names_lose_their_wrappers() {
+        assert_eq!(bare_name("DnsName(\"a.test\")"), "a.test");
+        assert_eq!(bare_name("IpAddress(10.9.8.7)"), "10.9.8.7");
+        assert_eq!(bare_name("plain"), "plain");
     }
 
     #[test]

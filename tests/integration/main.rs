@@ -3,4 +3,6 @@
 
 mod common;
 mod pipe;
+mod proxy;
 mod send;
+mod tls;
