@@ -262,3 +262,22 @@ async fn unreachable_proxy_is_exit_3_naming_the_proxy() {
         )
     );
 }
+
+#[tokio::test]
+async fn empty_proxy_flag_disables_environment_proxies() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let proxy = TestProxy::start(ProxyMode::Open).await;
+    let out = run_with_env(
+        &["send", &server.url(), "hello", "--proxy", ""],
+        &[("HTTP_PROXY", &proxy.url())],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (out.code, out.stdout().as_str()),
+        (0, "hello\n"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(proxy.requests().len(), 0);
+}
