@@ -6,6 +6,8 @@
 //! Every run is checked: a client that did not deliver every message is reported as
 //! INCOMPLETE, never as fast. `BENCH_REPS=N` sets the repetitions (default 5).
 
+#![allow(clippy::result_large_err)] // tungstenite's handshake callback signature
+
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +28,13 @@ fn main() {
     if args.iter().any(|a| a == "--list") {
         return;
     }
+    if args.iter().any(|a| a == "--serve") {
+        // For profiling by hand: serve until killed.
+        println!("ws://{}", start_server());
+        loop {
+            std::thread::park();
+        }
+    }
     // `cargo bench` passes `--bench`; a filter is not supported, every scenario runs.
     let reps: usize = std::env::var("BENCH_REPS")
         .ok()
@@ -36,12 +45,16 @@ fn main() {
     let clients = clients();
     println!(
         "clients: {}",
-        clients.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+        clients
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     println!("repetitions: {reps} (alternating), medians shown\n");
     println!(
-        "{:<34} {:<9} {:>10} {:>9} {:>10} {:>9}  {}",
-        "scenario", "client", "time", "vs floor", "peak RSS", "vs floor", "check"
+        "{:<34} {:<9} {:>10} {:>9} {:>10} {:>9}  check",
+        "scenario", "client", "time", "vs floor", "peak RSS", "vs floor"
     );
     for scenario in scenarios(work.path()) {
         let mut results: Vec<Vec<Sample>> = vec![Vec::new(); clients.len()];
@@ -287,11 +300,12 @@ fn config() -> WebSocketConfig {
 async fn serve(tcp: tokio::net::TcpStream) {
     let _ = tcp.set_nodelay(true);
     let mut path = String::new();
-    let callback = |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
-                    resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
-        path = req.uri().path().to_string();
-        Ok(resp)
-    };
+    let callback =
+        |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
+         resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
+            path = req.uri().path().to_string();
+            Ok(resp)
+        };
     let Ok(mut ws) =
         tokio_tungstenite::accept_hdr_async_with_config(tcp, callback, Some(config())).await
     else {

@@ -3,6 +3,9 @@
 
 mod common;
 mod generated;
+mod interop;
 mod listen;
 mod pipe;
+mod proxy;
 mod send;
+mod tls;
