@@ -208,8 +208,25 @@ async fn stdin_records_reach_every_client() {
     server.close_stdin();
     a.send(Message::text("still here")).await.unwrap();
     assert_eq!(server.stdout_line().await, "still here");
-    server.interrupt();
     for ws in [&mut a, &mut b] {
+        close_cleanly(ws).await;
+    }
+    server.interrupt();
+    assert_eq!(server.finish().await.0, 130);
+}
+
+#[tokio::test]
+async fn ctrl_c_closes_every_client_with_1001_then_exits_130() {
+    let mut server = Listener::start(&["0", "--broadcast"]).await;
+    let mut clients = Vec::new();
+    for path in ["/room/a", "/room/a", "/room/b"] {
+        clients.push(connect(&format!("{}{path}", server.url)).await);
+    }
+    for id in 1..=3 {
+        server.stderr_until(&format!("client {id} connected")).await;
+    }
+    server.interrupt();
+    for ws in &mut clients {
         match next_message(ws).await {
             Message::Close(Some(frame)) => {
                 assert_eq!(u16::from(frame.code), 1001);
@@ -218,10 +235,17 @@ async fn stdin_records_reach_every_client() {
             other => panic!("expected Close 1001, got {other:?}"),
         }
     }
-    let (code, _, rest) = server.finish().await;
-    let mut rest = rest;
+    let (code, stdout, mut rest) = server.finish().await;
     rest.sort();
-    assert_eq!(rest, ["client 1 closed (1001)", "client 2 closed (1001)"]);
+    assert_eq!(
+        rest,
+        [
+            "client 1 closed (1001)",
+            "client 2 closed (1001)",
+            "client 3 closed (1001)"
+        ]
+    );
+    assert_eq!(stdout, "");
     assert_eq!(code, 130);
 }
 
