@@ -3,4 +3,5 @@
 
 mod common;
 mod pipe;
+mod repl;
 mod send;
