@@ -16,11 +16,7 @@ pub async fn run(args: ConnectArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let url = parse_ws_url(&args.url)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let session = ClientSession {
-        dial: DialOptions {
-            url,
-            client: args.client.clone(),
-            verbose: global.verbose,
-        },
+        dial: DialOptions::new(url, args.client.clone(), global),
         pump: PumpConfig {
             close_on_input_end: !args.no_close,
             close_timeout: args.lifecycle.close_timeout,

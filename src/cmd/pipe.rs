@@ -7,7 +7,8 @@ use crate::cli::{FormatArgs, InputFormat, OutputFormat};
 use crate::conn::pump::{DoneWhen, Event, EventSink, InputQueue, shutdown_channel};
 use crate::conn::session::{ClientSession, close_on_ctrl_c, run_client};
 use crate::exit::Exit;
-use crate::record::{OutputOptions, OutputWriter, Source, spawn_reader};
+use crate::record::input::spawn_reader_with_progress;
+use crate::record::{OutputOptions, OutputWriter, Source};
 
 /// Input batches queued between the reader thread and the socket at most (each up
 /// to 256 records): a fast stdin waits for the network beyond this.
@@ -30,7 +31,8 @@ pub async fn run_pipe(
     done_when: Option<DoneWhen>,
 ) -> anyhow::Result<()> {
     let (input_tx, mut queue) = InputQueue::new(INPUT_QUEUE);
-    spawn_reader(sources, input, input_tx);
+    let progress = crate::ui::progress::enabled(session.quiet);
+    spawn_reader_with_progress(sources, input, input_tx, progress);
     let (mut sink, writer) = OutputWriter::spawn_stdout(output);
     let (shutdown_tx, shutdown_rx) = shutdown_channel();
     close_on_ctrl_c(shutdown_tx);

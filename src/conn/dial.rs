@@ -14,7 +14,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
-use crate::cli::ClientArgs;
+use super::tls::TlsCache;
+use crate::cli::{ClientArgs, GlobalArgs};
 use crate::exit::{Exit, coded};
 
 /// The client side of a connection.
@@ -26,6 +27,11 @@ pub struct DialOptions {
     pub url: Url,
     pub client: ClientArgs,
     pub verbose: bool,
+    /// `-q`: no warnings (such as the one for `-k`).
+    pub quiet: bool,
+    /// The TLS client configuration, built on the first `wss://` dial and shared
+    /// by reconnects (clones share it too).
+    pub tls: TlsCache,
 }
 
 /// A connection that completed its handshake.
@@ -36,6 +42,26 @@ pub struct Connected {
 }
 
 impl DialOptions {
+    pub fn new(url: Url, client: ClientArgs, global: &GlobalArgs) -> DialOptions {
+        DialOptions {
+            url,
+            client,
+            verbose: global.verbose,
+            quiet: global.quiet,
+            tls: TlsCache::default(),
+        }
+    }
+
+    /// The host to reach and to verify the certificate for. IPv6 literals keep
+    /// their brackets in `host_str`; sockets and TLS want them bare.
+    pub fn host(&self) -> &str {
+        self.url
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+    }
+
     /// The message limits for tungstenite, shared by every connection of this run.
     pub fn ws_config(&self) -> WebSocketConfig {
         ws_config(self.client.max_message_size)
@@ -50,32 +76,51 @@ pub fn ws_config(max_message_size: usize) -> WebSocketConfig {
 }
 
 /// Dials, upgrades, and reports what was negotiated. Errors carry exit code 3
-/// (could not connect) or 4 (`--connect-timeout` passed).
+/// (could not connect) or 4 (`--connect-timeout` passed); bad proxy settings and
+/// unreadable certificate files are usage errors (2).
 pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
     let request = build_request(opts)?;
-    if opts.verbose {
-        print_request(&request);
-    }
+    let host = opts.host();
+    let port = opts.url.port_or_known_default().unwrap_or(80);
+    let proxy = super::proxy::proxy_for(&opts.url, opts.client.proxy.as_deref(), |name| {
+        std::env::var(name).ok()
+    })?;
+    let tls = match opts.url.scheme() {
+        "wss" => Some(opts.tls.get_or_build(&opts.client, opts.quiet)?),
+        _ => None,
+    };
     let timeout = opts.client.connect_timeout;
     let attempt = async {
-        let tcp = open_tcp(&opts.url).await?;
-        let connector = super::tls::connector_for(&opts.url, &opts.client)?;
-        tokio_tungstenite::client_async_tls_with_config(
-            request,
-            tcp,
-            Some(opts.ws_config()),
-            connector,
-        )
-        .await
-        .map_err(handshake_error)
+        let tcp = super::proxy::connect_tcp(host, port, proxy.as_ref(), opts.verbose).await?;
+        // Small messages are the common case; do not let Nagle hold them back.
+        let _ = tcp.set_nodelay(true);
+        let stream = match tls {
+            Some(config) => {
+                let stream = super::tls::handshake(tcp, host, config).await?;
+                if opts.verbose {
+                    eprintln!("{}", super::tls::session_summary(&stream));
+                }
+                MaybeTlsStream::Rustls(stream)
+            }
+            None => MaybeTlsStream::Plain(tcp),
+        };
+        if opts.verbose {
+            print_request(&request);
+        }
+        tokio_tungstenite::client_async_with_config(request, stream, Some(opts.ws_config()))
+            .await
+            .map_err(|e| handshake_error(e, host))
     };
     let (ws, response) = match tokio::time::timeout(timeout, attempt).await {
         Ok(result) => result.with_context(|| format!("cannot connect to {}", opts.url))?,
         Err(_) => {
+            let via = proxy
+                .map(|p| format!(" through proxy {p}"))
+                .unwrap_or_default();
             return Err(coded(
                 Exit::Timeout,
                 format!(
-                    "timed out connecting to {} after {}",
+                    "timed out connecting to {}{via} after {}",
                     opts.url,
                     humantime::format_duration(timeout)
                 ),
@@ -91,17 +136,6 @@ pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     Ok(Connected { ws, protocol })
-}
-
-async fn open_tcp(url: &Url) -> anyhow::Result<TcpStream> {
-    let host = url.host_str().unwrap_or_default();
-    // IPv6 literals keep their brackets in host_str; the resolver wants them bare.
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let port = url.port_or_known_default().unwrap_or(80);
-    let tcp = super::proxy::connect_tcp(url, host, port).await?;
-    // Small messages are the common case; do not let Nagle hold them back.
-    let _ = tcp.set_nodelay(true);
-    Ok(tcp)
 }
 
 /// Builds the upgrade request from the URL and the header flags.
@@ -160,7 +194,7 @@ pub fn build_request(opts: &DialOptions) -> anyhow::Result<Request> {
 
 /// Maps tungstenite's handshake errors onto exit code 3, with what a user needs to
 /// see: the HTTP status and the start of the body, or the socket error.
-fn handshake_error(err: tokio_tungstenite::tungstenite::Error) -> anyhow::Error {
+fn handshake_error(err: tokio_tungstenite::tungstenite::Error, host: &str) -> anyhow::Error {
     use tokio_tungstenite::tungstenite::Error as WsError;
     match err {
         WsError::Http(response) => {
@@ -181,8 +215,12 @@ fn handshake_error(err: tokio_tungstenite::tungstenite::Error) -> anyhow::Error 
             }
             coded(Exit::Connect, message)
         }
+        // A TLS 1.3 server checks the client certificate after the client has
+        // finished its side of the handshake: its refusal arrives here.
+        WsError::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+            coded(Exit::Connect, super::tls::describe_tls_io_error(host, &e))
+        }
         WsError::Io(e) => coded(Exit::Connect, describe_io(&e)),
-        WsError::Tls(e) => coded(Exit::Connect, format!("TLS error: {e}")),
         other => coded(Exit::Connect, format!("handshake failed: {other}")),
     }
 }
@@ -257,11 +295,11 @@ mod tests {
         let crate::cli::Command::Connect(c) = cli.command else {
             unreachable!()
         };
-        DialOptions {
-            url: crate::conn::url::parse_ws_url(&c.url).unwrap(),
-            client: c.client,
-            verbose: false,
-        }
+        DialOptions::new(
+            crate::conn::url::parse_ws_url(&c.url).unwrap(),
+            c.client,
+            &cli.global,
+        )
     }
 
     #[test]

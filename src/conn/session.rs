@@ -29,7 +29,10 @@ pub async fn run_client<E: EventSink>(
     done_when: Option<DoneWhen>,
     shutdown: watch::Receiver<Option<u16>>,
 ) -> anyhow::Result<()> {
-    let run = run_until_closed(session, queue, sink, done_when, shutdown);
+    // Whether any connection opened: when none did, the "cannot connect" error
+    // already says nothing was sent, and a warning about unsent input is noise.
+    let mut connected = false;
+    let run = run_until_closed(session, queue, sink, done_when, shutdown, &mut connected);
     let result = match session.timeout {
         Some(limit) => match tokio::time::timeout(limit, run).await {
             Ok(result) => result,
@@ -44,7 +47,7 @@ pub async fn run_client<E: EventSink>(
         None => run.await,
     };
     let unsent = queue.count_unsent();
-    if unsent > 0 && !session.quiet {
+    if unsent > 0 && connected && !session.quiet {
         sink.notice(format!(
             "warning: {unsent} message{} read from the input {} not sent",
             if unsent == 1 { "" } else { "s" },
@@ -61,12 +64,12 @@ async fn run_until_closed<E: EventSink>(
     sink: &mut E,
     mut done_when: Option<DoneWhen>,
     mut shutdown: watch::Receiver<Option<u16>>,
+    connected_before: &mut bool,
 ) -> anyhow::Result<()> {
     let reconnect = session.dial.client.reconnect;
     let max_retries = session.dial.client.max_retries;
     let show_status = !session.quiet && (session.dial.verbose || std::io::stderr().is_terminal());
     let mut failed_attempts: u32 = 0;
-    let mut connected_before = false;
     loop {
         let attempt = tokio::select! {
             biased;
@@ -97,14 +100,14 @@ async fn run_until_closed<E: EventSink>(
             }
         };
         failed_attempts = 0;
-        if show_status || (connected_before && !session.quiet) {
+        if show_status || (*connected_before && !session.quiet) {
             let line = match &connected.protocol {
                 Some(p) => format!("connected to {} (subprotocol: {p})", session.dial.url),
                 None => format!("connected to {}", session.dial.url),
             };
             sink.notice(line).await;
         }
-        connected_before = true;
+        *connected_before = true;
         sink.emit(Event::Open {
             url: session.dial.url.to_string(),
             protocol: connected.protocol.clone(),

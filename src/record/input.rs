@@ -39,6 +39,19 @@ const BATCH: usize = 256;
 /// Reads every source in order on a new thread and feeds the pump. Ends with
 /// `Input::End`, or `Input::Invalid` at the first bad record (nothing after it is read).
 pub fn spawn_reader(sources: Vec<Source>, format: InputFormat, tx: mpsc::Sender<Input>) {
+    spawn_reader_with_progress(sources, format, tx, false);
+}
+
+/// As [`spawn_reader`]; with `progress`, a file (or a stdin redirected from a file)
+/// of 1 MiB or more shows a bar with bytes and rate on stderr while it is read, and
+/// reading is paced by the socket (the input queue is bounded), so the bar follows
+/// what has been sent.
+pub fn spawn_reader_with_progress(
+    sources: Vec<Source>,
+    format: InputFormat,
+    tx: mpsc::Sender<Input>,
+    progress: bool,
+) {
     std::thread::Builder::new()
         .name("wspipe-input".into())
         .spawn(move || {
@@ -46,7 +59,7 @@ pub fn spawn_reader(sources: Vec<Source>, format: InputFormat, tx: mpsc::Sender<
                 tx,
                 batch: Vec::new(),
             };
-            let end = read_all(&sources, format, &mut feeder);
+            let end = read_all(&sources, format, &mut feeder, progress);
             let last = match end {
                 Ok(()) => Input::End,
                 Err(err) => Input::Invalid(err),
@@ -85,7 +98,12 @@ impl Feeder {
     }
 }
 
-fn read_all(sources: &[Source], format: InputFormat, feeder: &mut Feeder) -> anyhow::Result<()> {
+fn read_all(
+    sources: &[Source],
+    format: InputFormat,
+    feeder: &mut Feeder,
+    progress: bool,
+) -> anyhow::Result<()> {
     for source in sources {
         let name = source.describe();
         match source {
@@ -102,12 +120,16 @@ fn read_all(sources: &[Source], format: InputFormat, feeder: &mut Feeder) -> any
                 feeder.flush();
             }
             Source::Stdin => {
-                if !read_stream(
-                    BufReader::with_capacity(64 * 1024, raw_stdin()),
+                let (stdin, size) = raw_stdin();
+                let (reader, bar) = with_progress(stdin, size.filter(|_| progress), &name);
+                let more = read_stream(
+                    BufReader::with_capacity(64 * 1024, reader),
                     &name,
                     format,
                     feeder,
-                )? {
+                );
+                finish_progress(bar);
+                if !more? {
                     return Ok(());
                 }
             }
@@ -118,12 +140,16 @@ fn read_all(sources: &[Source], format: InputFormat, feeder: &mut Feeder) -> any
                         format!("cannot open {}: {}", path.display(), io_reason(&e)),
                     )
                 })?;
-                if !read_stream(
-                    BufReader::with_capacity(64 * 1024, file),
+                let size = file.metadata().ok().map(|m| m.len()).filter(|_| progress);
+                let (reader, bar) = with_progress(Box::new(file), size, &name);
+                let more = read_stream(
+                    BufReader::with_capacity(64 * 1024, reader),
                     &name,
                     format,
                     feeder,
-                )? {
+                );
+                finish_progress(bar);
+                if !more? {
                     return Ok(());
                 }
             }
@@ -187,19 +213,51 @@ fn read_stream<R: Read>(
 }
 
 /// stdin without std's own 8 KiB buffer in front, so our buffer is the only one and
-/// can tell whether the next read would block.
+/// can tell whether the next read would block; with its size when it is a file.
 #[cfg(unix)]
-fn raw_stdin() -> Box<dyn Read + Send> {
+fn raw_stdin() -> (Box<dyn Read + Send>, Option<u64>) {
     use std::os::fd::AsFd;
     match io::stdin().as_fd().try_clone_to_owned() {
-        Ok(fd) => Box::new(File::from(fd)),
-        Err(_) => Box::new(io::stdin()),
+        Ok(fd) => {
+            let file = File::from(fd);
+            let size = file
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            (Box::new(file), size)
+        }
+        Err(_) => (Box::new(io::stdin()), None),
     }
 }
 
 #[cfg(not(unix))]
-fn raw_stdin() -> Box<dyn Read + Send> {
-    Box::new(io::stdin())
+fn raw_stdin() -> (Box<dyn Read + Send>, Option<u64>) {
+    (Box::new(io::stdin()), None)
+}
+
+/// Inputs smaller than this finish too fast for a bar to help.
+const PROGRESS_MIN_BYTES: u64 = 1 << 20;
+
+/// Wraps a reader in a progress bar when its size is known and large enough.
+fn with_progress(
+    reader: Box<dyn Read + Send>,
+    size: Option<u64>,
+    name: &str,
+) -> (Box<dyn Read + Send>, Option<indicatif::ProgressBar>) {
+    match size {
+        Some(size) if size >= PROGRESS_MIN_BYTES => {
+            let bar = crate::ui::progress::bytes_bar(size, format!("sending {name}"));
+            (Box::new(bar.wrap_read(reader)), Some(bar))
+        }
+        _ => (reader, None),
+    }
+}
+
+fn finish_progress(bar: Option<indicatif::ProgressBar>) {
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
 }
 
 /// One record (without its line ending) as a message; `Ok(None)` for a record that

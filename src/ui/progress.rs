@@ -23,3 +23,15 @@ pub fn spinner(quiet: bool, message: String) -> Option<ProgressBar> {
     bar.enable_steady_tick(Duration::from_millis(100));
     Some(bar)
 }
+
+/// A bar of bytes with rate and time left (the caller checked that progress is on).
+pub fn bytes_bar(total: u64, message: String) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(message);
+    bar
+}

@@ -2,6 +2,10 @@
 //! real wspipe binary over real sockets on 127.0.0.1.
 
 mod common;
+mod generated;
+mod interop;
 mod pipe;
+mod proxy;
 mod repl;
 mod send;
+mod tls;

@@ -433,3 +433,20 @@ async fn stdin_idle_sends_each_line_at_once() {
     let status = child.wait().await.unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[tokio::test]
+async fn cannot_connect_with_queued_input_is_one_error_line() {
+    // Nothing was ever sent, so no "messages were not sent" warning either.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("ws://127.0.0.1:{port}/");
+    let out = run(&["send", &url, "queued", "--connect-timeout", "5s"], b"").await;
+    assert_eq!(out.code, 3);
+    assert_eq!(
+        out.stderr,
+        format!("error: cannot connect to {url}: 127.0.0.1:{port}: connection refused\n")
+    );
+}

@@ -3,6 +3,9 @@
 
 #![allow(dead_code, clippy::result_large_err)]
 
+pub mod certs;
+pub mod proxy;
+
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -10,7 +13,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -99,6 +102,41 @@ impl TestServer {
             .expect("no connection to push to");
     }
 
+    /// The same server speaking TLS (`wss://`) with this rustls configuration.
+    /// Connections whose TLS handshake fails are dropped.
+    pub async fn start_tls(behaviour: Behaviour, config: Arc<rustls::ServerConfig>) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let observed = Arc::new(Mutex::new(Observed::default()));
+        let shared = Arc::clone(&observed);
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let (pushes, _) = tokio::sync::broadcast::channel(16);
+        let push_tx = pushes.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let behaviour = behaviour.clone();
+                let observed = Arc::clone(&shared);
+                let acceptor = acceptor.clone();
+                let push_rx = push_tx.subscribe();
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(tcp).await {
+                        serve(tls, behaviour, observed, push_rx).await;
+                    }
+                });
+            }
+        });
+        TestServer {
+            addr,
+            observed,
+            pushes,
+        }
+    }
+
+    /// `wss://127.0.0.1:PORT/`.
+    pub fn wss_url(&self) -> String {
+        format!("wss://{}/", self.addr)
+    }
+
     pub fn url(&self) -> String {
         format!("ws://{}/", self.addr)
     }
@@ -122,12 +160,14 @@ impl TestServer {
     }
 }
 
-async fn serve(
-    tcp: TcpStream,
+async fn serve<S>(
+    tcp: S,
     behaviour: Behaviour,
     observed: Arc<Mutex<Observed>>,
     mut pushes: tokio::sync::broadcast::Receiver<Message>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let headers_seen = Arc::clone(&observed);
     let reject = behaviour.clone();
     let callback =
@@ -313,7 +353,17 @@ pub fn wspipe_command(args: &[&str]) -> tokio::process::Command {
 
 /// Runs the binary with `stdin` as its input and waits (bounded) for it to end.
 pub async fn run(args: &[&str], stdin: &[u8]) -> Run {
-    let child = wspipe_command(args).spawn().expect("spawning wspipe");
+    run_with_env(args, &[], stdin).await
+}
+
+/// [`run`] with these environment variables set for the child only (the test
+/// process's own environment is never touched: tests run in parallel).
+pub async fn run_with_env(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
+    let mut cmd = wspipe_command(args);
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    let child = cmd.spawn().expect("spawning wspipe");
     finish(child, stdin.to_vec()).await
 }
 
