@@ -66,6 +66,8 @@ const BINARY_SHOWN: usize = 96;
 
 const PROMPT: &str = "> ";
 const CONTINUATION_INDENT: &str = "  ";
+/// `HH:MM:SS.mmm`
+const TIME_WIDTH: usize = 12;
 
 const HELP: &str = "\
 a line is sent as a text message (-i json: checked and compacted; -i base64: binary);
@@ -77,7 +79,8 @@ an unbalanced JSON value ({ or [ not closed) continues on the next line;
 /binary <base64>         send a binary message
 /file PATH               send a file: text if it is UTF-8, binary otherwise
 /help                    this help
-/quit                    close with 1000 and exit (also Ctrl-D, or Ctrl-C on an empty line: exit 130)";
+/quit                    close with 1000 and exit 0 (also Ctrl-D)
+Ctrl-C clears the line; on an empty line it closes with 1000 and exits 130";
 
 const COMMANDS: [&str; 8] = [
     "/binary", "/close", "/file", "/help", "/ping", "/pong", "/quit", "//",
@@ -363,8 +366,10 @@ impl EventSink for ReplSink {
         }
         let line = self.view.status(&line);
         match &self.spinner {
-            Some(bar) => bar.println(line),
-            None => {
+            // Above the spinner while it turns (a hidden one, on TERM=dumb,
+            // would swallow the line).
+            Some(bar) if !bar.is_hidden() => bar.println(line),
+            _ => {
                 self.print(line).await;
             }
         }
@@ -435,12 +440,17 @@ impl View {
     fn received(&self, body: &str) -> String {
         let mut out = String::new();
         for (i, line) in body.split('\n').enumerate() {
-            if i > 0 {
+            if i == 0 {
+                out.push_str(&self.time_prefix());
+                out.push_str(&self.style.received(&format!("< {line}")));
+            } else {
+                // Continuation lines line up under the first, without a time.
                 out.push('\n');
+                if self.timestamps {
+                    out.push_str(&" ".repeat(TIME_WIDTH + 1));
+                }
+                out.push_str(&self.style.received(&format!("{CONTINUATION_INDENT}{line}")));
             }
-            out.push_str(&self.time_prefix());
-            let marker = if i == 0 { "< " } else { CONTINUATION_INDENT };
-            out.push_str(&self.style.received(&format!("{marker}{line}")));
         }
         out
     }
@@ -461,7 +471,7 @@ impl View {
         }
         // RFC 3339 UTC: keep HH:MM:SS.mmm.
         let now = rfc3339_now();
-        let time = now.get(11..23).unwrap_or(&now);
+        let time = now.get(11..11 + TIME_WIDTH).unwrap_or(&now);
         format!("{} ", self.style.dim(time))
     }
 }
@@ -1032,6 +1042,22 @@ mod tests {
             view.render(&Event::Text("42".into()), None),
             Some("< 42".to_string())
         );
+    }
+
+    #[test]
+    fn timestamps_prefix_the_first_line_and_align_the_rest() {
+        let view = View {
+            pretty: true,
+            timestamps: true,
+            ..plain(false)
+        };
+        let shown = view.render(&Event::Text("[1]".into()), None).unwrap();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines.len(), 3, "{shown}");
+        assert_eq!(&lines[0][2..3], ":", "{shown}");
+        assert_eq!(&lines[0][12..], " < [", "{shown}");
+        assert_eq!(lines[1], format!("{}    1", " ".repeat(13)));
+        assert_eq!(lines[2], format!("{}  ]", " ".repeat(13)));
     }
 
     #[test]
