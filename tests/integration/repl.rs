@@ -212,3 +212,46 @@ async fn peer_close_ends_the_repl_with_the_contract_exit_code() {
     .await;
     assert_eq!(code, 5);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_and_file_commands_send_their_payloads() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("payload.txt");
+    std::fs::write(&file, "from a file").unwrap();
+    let url = server.url();
+    let home_path = home.path().to_path_buf();
+    let code = in_pty(move || {
+        let mut repl = start_repl(&url, &home_path, &[]);
+        repl.send_line("/binary aGk=").unwrap();
+        repl.exp_string("< binary, 2 bytes: aGk=").unwrap();
+        repl.send_line(&format!("/file {}", file.display()))
+            .unwrap();
+        repl.exp_string("< from a file").unwrap();
+        repl.send_control('d').unwrap();
+        pty_exit_code(&mut repl)
+    })
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(server.received_texts(), vec!["binary:hi", "from a file"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tab_completes_slash_commands() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let home = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let home_path = home.path().to_path_buf();
+    let code = in_pty(move || {
+        let mut repl = start_repl(&url, &home_path, &[]);
+        repl.send("/qu\t").unwrap();
+        repl.flush().unwrap();
+        repl.exp_string("/quit").unwrap();
+        repl.send_line("").unwrap();
+        pty_exit_code(&mut repl)
+    })
+    .await;
+    assert_eq!(code, 0);
+    assert!(server.received_texts().is_empty());
+    assert_eq!(server.closes(), vec![(1000, String::new())]);
+}
