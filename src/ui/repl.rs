@@ -181,23 +181,41 @@ pub async fn run(
     drop(queue);
     // Everything received is on the screen before the session's end is reported.
     let printer = printer_thread.join().ok().flatten();
-    let stopped = stop_editor(&state, printer, &editor_alive_rx);
-    if stopped {
-        let _ = editor_thread.join();
-    } else {
-        terminal.restore();
+    match stop_editor(&state, printer, &editor_alive_rx) {
+        EditorEnd::Ended => {
+            let _ = editor_thread.join();
+        }
+        EditorEnd::LeftRunning => {}
+        EditorEnd::Stuck => terminal.restore(),
     }
     result
 }
 
+/// What became of the editor thread when the session ended.
+#[derive(Debug, PartialEq)]
+enum EditorEnd {
+    /// It returned: join it.
+    Ended,
+    /// It is blocked somewhere harmless (a cooked-mode read on a dumb terminal);
+    /// the process ends without it.
+    LeftRunning,
+    /// It may still hold the terminal in raw mode: restore it by hand.
+    Stuck,
+}
+
 /// Ends the editor thread if it is waiting in `readline` (the peer closed, or a
-/// deadline passed, while the user was typing). Returns false if it could not be
-/// stopped (its terminal mode must then be restored by hand).
+/// deadline passed, while the user was typing).
 fn stop_editor(
     state: &Mutex<EditorState>,
     printer: Option<Box<dyn ExternalPrinter + Send>>,
     alive: &std_mpsc::Receiver<()>,
-) -> bool {
+) -> EditorEnd {
+    let ended = |wait: Duration| {
+        matches!(
+            alive.recv_timeout(wait),
+            Err(std_mpsc::RecvTimeoutError::Disconnected)
+        )
+    };
     let reading = match state.lock() {
         Ok(mut state) => {
             state.over = true;
@@ -206,13 +224,17 @@ fn stop_editor(
         Err(_) => true,
     };
     if !reading {
-        // Not in readline and it will not enter it again: nothing to restore.
-        return alive.recv_timeout(Duration::from_secs(1)).is_err();
+        // Not in readline, and it will not enter it again.
+        return if ended(Duration::from_secs(1)) {
+            EditorEnd::Ended
+        } else {
+            EditorEnd::LeftRunning
+        };
     }
     let Some(mut printer) = printer else {
         // A dumb terminal: readline is a plain cooked-mode read that nothing can
         // interrupt, and nothing needs restoring.
-        return true;
+        return EditorEnd::LeftRunning;
     };
     // The external printer hands over one line at a time: this barrier is taken
     // only after the last real line was, so the wake-up below cannot overtake that
@@ -224,12 +246,11 @@ fn stop_editor(
     // install its handler.
     for _ in 0..40 {
         interrupt_self();
-        match alive.recv_timeout(Duration::from_millis(50)) {
-            Err(std_mpsc::RecvTimeoutError::Timeout) => continue,
-            _ => return true,
+        if ended(Duration::from_millis(50)) {
+            return EditorEnd::Ended;
         }
     }
-    false
+    EditorEnd::Stuck
 }
 
 #[cfg(unix)]

@@ -255,3 +255,30 @@ async fn tab_completes_slash_commands() {
     assert!(server.received_texts().is_empty());
     assert_eq!(server.closes(), vec![(1000, String::new())]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dumb_terminal_prints_plainly_and_ends_when_the_peer_closes() {
+    let server = TestServer::start(Behaviour::ReplyThenClose {
+        reply: "last words",
+        code: 1000,
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let home_path = home.path().to_path_buf();
+    let code = in_pty(move || {
+        let mut cmd = pty_command(&["connect", &url], &home_path);
+        cmd.env("TERM", "dumb");
+        let mut repl = spawn_pty(cmd);
+        repl.exp_string(&format!("connected to {url}")).unwrap();
+        repl.exp_string("> ").unwrap();
+        repl.send_line("hi").unwrap();
+        repl.exp_string("< last words").unwrap();
+        repl.exp_string("connection closed: 1000").unwrap();
+        // The editor is still blocked reading the terminal: the REPL must not wait for it.
+        pty_exit_code(&mut repl)
+    })
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(server.received_texts(), vec!["hi"]);
+}
