@@ -454,7 +454,12 @@ impl View {
                 }
             }
         }
-        sanitize::for_terminal(text).into_owned()
+        // Line breaks become continuation lines; every other control character
+        // is shown escaped.
+        text.split('\n')
+            .map(sanitize::for_terminal)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// `< body`, continuation lines indented, in the received colour.
@@ -1025,6 +1030,10 @@ mod tests {
         assert_eq!(
             view.render(&Event::Binary(Bytes::from_static(b"\x00\x01\x02")), None),
             Some("< binary, 3 bytes: AAEC".to_string())
+        );
+        assert_eq!(
+            view.render(&Event::Text("two\nlines\r".into()), None),
+            Some("< two\n  lines\\x0d".to_string())
         );
         assert_eq!(view.render(&Event::Ping(Bytes::new()), None), None);
         assert_eq!(view.render(&Event::Pong(Bytes::new()), None), None);
