@@ -1,4 +1,7 @@
-//! `wspipe connect`: one bidirectional session, records in and out.
+//! `wspipe connect`: one bidirectional session; the REPL when stdin and stdout are
+//! terminals, records in and out otherwise.
+
+use std::io::IsTerminal;
 
 use crate::cli::{ConnectArgs, GlobalArgs};
 use crate::conn::dial::DialOptions;
@@ -6,16 +9,20 @@ use crate::conn::pump::{DoneWhen, PumpConfig};
 use crate::conn::session::ClientSession;
 use crate::conn::url::parse_ws_url;
 use crate::record::Source;
+use crate::ui::repl::{self, ReplOptions};
+use crate::ui::style::Style;
 
 pub async fn run(args: ConnectArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let url = parse_ws_url(&args.url)?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let session = ClientSession {
         dial: DialOptions::new(url, args.client.clone(), global),
         pump: PumpConfig {
             close_on_input_end: !args.no_close,
             close_timeout: args.lifecycle.close_timeout,
             echo: args.echo,
-            show_control: args.format.show_control,
+            // The REPL shows the pongs of its /ping whatever -P says.
+            show_control: args.format.show_control || interactive,
             ping_interval: args.client.ping_interval,
             ping_timeout: args.client.ping_timeout,
             max_message_size: args.client.max_message_size,
@@ -30,6 +37,18 @@ pub async fn run(args: ConnectArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             seen >= count
         }) as DoneWhen
     });
+    if interactive {
+        let options = ReplOptions {
+            style: Style::for_stdout(global.color),
+            pretty: args.pretty,
+            timestamps: args.format.timestamps,
+            show_control: args.format.show_control,
+            history: !args.no_history,
+            input: args.format.input,
+            quiet: global.quiet,
+        };
+        return repl::run(session, options, done_when).await;
+    }
     let output = super::pipe::output_options(&args.format);
     super::pipe::run_pipe(
         session,

@@ -32,7 +32,6 @@ pub enum Input {
     /// Messages (data or control) to send, in order.
     Batch(Vec<Message>),
     /// Send this Close and stop taking input (the REPL's `/close`).
-    #[allow(dead_code)] // the REPL's /close (issue 4) sends it
     Close(Option<CloseFrame>),
     /// The input is exhausted (stdin EOF).
     End,
@@ -100,6 +99,12 @@ pub enum Event {
 /// Where received events go. Returns false when the consumer is gone (stdout closed).
 pub trait EventSink: Send {
     fn emit(&mut self, event: Event) -> impl Future<Output = bool> + Send;
+
+    /// A status line for a person (connected, reconnecting, warnings). Stderr by
+    /// default; the REPL prints it above its prompt instead.
+    fn notice(&mut self, line: String) -> impl Future<Output = ()> + Send {
+        async move { eprintln!("{line}") }
+    }
 }
 
 /// An event with the client it came from (`listen` numbers its clients).

@@ -48,11 +48,12 @@ pub async fn run_client<E: EventSink>(
     };
     let unsent = queue.count_unsent();
     if unsent > 0 && connected && !session.quiet {
-        eprintln!(
+        sink.notice(format!(
             "warning: {unsent} message{} read from the input {} not sent",
             if unsent == 1 { "" } else { "s" },
             if unsent == 1 { "was" } else { "were" }
-        );
+        ))
+        .await;
     }
     result
 }
@@ -86,7 +87,11 @@ async fn run_until_closed<E: EventSink>(
                 let delay = backoff_delay(failed_attempts);
                 failed_attempts += 1;
                 if !session.quiet {
-                    eprintln!("{err:#}; reconnecting in {:.1}s", delay.as_secs_f64());
+                    sink.notice(format!(
+                        "{err:#}; reconnecting in {:.1}s",
+                        delay.as_secs_f64()
+                    ))
+                    .await;
                 }
                 tokio::select! {
                     _ = interrupted(&mut shutdown) => return Err(coded(Exit::Interrupted, "interrupted")),
@@ -96,10 +101,11 @@ async fn run_until_closed<E: EventSink>(
         };
         failed_attempts = 0;
         if show_status || (*connected_before && !session.quiet) {
-            match &connected.protocol {
-                Some(p) => eprintln!("connected to {} (subprotocol: {p})", session.dial.url),
-                None => eprintln!("connected to {}", session.dial.url),
-            }
+            let line = match &connected.protocol {
+                Some(p) => format!("connected to {} (subprotocol: {p})", session.dial.url),
+                None => format!("connected to {}", session.dial.url),
+            };
+            sink.notice(line).await;
         }
         *connected_before = true;
         sink.emit(Event::Open {
@@ -124,7 +130,11 @@ async fn run_until_closed<E: EventSink>(
             };
             let delay = backoff_delay(0);
             if !session.quiet {
-                eprintln!("{why}; reconnecting in {:.1}s", delay.as_secs_f64());
+                sink.notice(format!(
+                    "{why}; reconnecting in {:.1}s",
+                    delay.as_secs_f64()
+                ))
+                .await;
             }
             tokio::select! {
                 _ = interrupted(&mut shutdown) => return Err(coded(Exit::Interrupted, "interrupted")),
@@ -132,10 +142,11 @@ async fn run_until_closed<E: EventSink>(
             }
         }
         if finished.close_timed_out && !session.quiet {
-            eprintln!(
+            sink.notice(format!(
                 "warning: no close frame from the peer within {} (--close-timeout)",
                 humantime::format_duration(session.pump.close_timeout)
-            );
+            ))
+            .await;
         }
         return finished.into_result();
     }

@@ -1,4 +1,8 @@
 //! What a person sees on a terminal: colours, progress, the REPL and chat screens.
 
+pub mod history;
 pub mod progress;
+pub mod repl;
 pub mod style;
+
+pub use history::history_path;

@@ -7,5 +7,6 @@ mod interop;
 mod listen;
 mod pipe;
 mod proxy;
+mod repl;
 mod send;
 mod tls;

@@ -48,6 +48,8 @@ pub enum Behaviour {
     ReplyThenClose { reply: &'static str, code: u16 },
     /// Accept the subprotocol `chat.v1` when offered, then echo.
     EchoWithProtocol,
+    /// Echo, and send every connection what the test passes to [`TestServer::push`].
+    EchoAndPush,
 }
 
 /// What the server observed, for assertions.
@@ -65,6 +67,7 @@ pub struct Observed {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub observed: Arc<Mutex<Observed>>,
+    pushes: tokio::sync::broadcast::Sender<Message>,
 }
 
 impl TestServer {
@@ -73,14 +76,30 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let observed = Arc::new(Mutex::new(Observed::default()));
         let shared = Arc::clone(&observed);
+        let (pushes, _) = tokio::sync::broadcast::channel(16);
+        let push_tx = pushes.clone();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let behaviour = behaviour.clone();
                 let observed = Arc::clone(&shared);
-                tokio::spawn(serve(tcp, behaviour, observed));
+                // Subscribed before the handshake: a client that is connected
+                // gets every push sent after that.
+                let push_rx = push_tx.subscribe();
+                tokio::spawn(serve(tcp, behaviour, observed, push_rx));
             }
         });
-        TestServer { addr, observed }
+        TestServer {
+            addr,
+            observed,
+            pushes,
+        }
+    }
+
+    /// Sends a text message to every connection (with [`Behaviour::EchoAndPush`]).
+    pub fn push(&self, text: &str) {
+        self.pushes
+            .send(Message::text(text.to_string()))
+            .expect("no connection to push to");
     }
 
     /// The same server speaking TLS (`wss://`) with this rustls configuration.
@@ -91,19 +110,26 @@ impl TestServer {
         let observed = Arc::new(Mutex::new(Observed::default()));
         let shared = Arc::clone(&observed);
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let (pushes, _) = tokio::sync::broadcast::channel(16);
+        let push_tx = pushes.clone();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let behaviour = behaviour.clone();
                 let observed = Arc::clone(&shared);
                 let acceptor = acceptor.clone();
+                let push_rx = push_tx.subscribe();
                 tokio::spawn(async move {
                     if let Ok(tls) = acceptor.accept(tcp).await {
-                        serve(tls, behaviour, observed).await;
+                        serve(tls, behaviour, observed, push_rx).await;
                     }
                 });
             }
         });
-        TestServer { addr, observed }
+        TestServer {
+            addr,
+            observed,
+            pushes,
+        }
     }
 
     /// `wss://127.0.0.1:PORT/`.
@@ -134,8 +160,12 @@ impl TestServer {
     }
 }
 
-async fn serve<S>(tcp: S, behaviour: Behaviour, observed: Arc<Mutex<Observed>>)
-where
+async fn serve<S>(
+    tcp: S,
+    behaviour: Behaviour,
+    observed: Arc<Mutex<Observed>>,
+    mut pushes: tokio::sync::broadcast::Receiver<Message>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let headers_seen = Arc::clone(&observed);
@@ -208,6 +238,23 @@ where
                 }
             }
         }
+        Behaviour::EchoAndPush => loop {
+            tokio::select! {
+                next = ws.next() => {
+                    let Some(Ok(message)) = next else { break };
+                    let data = message.is_text() || message.is_binary();
+                    record(message.clone());
+                    if data && ws.send(message).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(message) = pushes.recv() => {
+                    if ws.send(message).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        },
         Behaviour::Push { count } => {
             for i in 0..count {
                 if ws.feed(Message::text(format!("msg-{i}"))).await.is_err() {
@@ -489,5 +536,40 @@ impl Listener {
             rest.push(line);
         }
         (status.code().unwrap_or(-1), stdout, rest)
+    }
+}
+
+/// A command for the binary in a pseudo-terminal (rexpect), hermetic: HOME and
+/// XDG_DATA_HOME in `home`, TERM=xterm, no colour or proxy settings inherited.
+pub fn pty_command(args: &[&str], home: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("TERM", "xterm");
+    cmd
+}
+
+/// Every expectation in a pty test waits at most this long.
+pub const PTY_EXPECT_MS: u64 = 10_000;
+
+/// Spawns `cmd` in a pty; escape sequences are stripped from what is read, so
+/// expectations match the text a user sees.
+pub fn spawn_pty(cmd: std::process::Command) -> rexpect::session::PtySession {
+    let options = rexpect::reader::Options::new()
+        .timeout_ms(Some(PTY_EXPECT_MS))
+        .strip_ansi_escape_codes(true);
+    rexpect::session::spawn_with_options(cmd, options).expect("spawning wspipe in a pty")
+}
+
+/// Waits (bounded) for the process in `session` to exit and returns its code.
+pub fn pty_exit_code(session: &mut rexpect::session::PtySession) -> i32 {
+    use rexpect::process::WaitStatus;
+    session.exp_eof().expect("wspipe did not exit");
+    match session.process().wait().expect("waiting for wspipe") {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("wspipe ended with {other:?}"),
     }
 }

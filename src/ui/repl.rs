@@ -1,0 +1,1116 @@
+//! The interactive REPL of `wspipe connect` when stdin and stdout are terminals.
+//!
+//! rustyline runs its blocking loop on a thread of its own and feeds the same
+//! [`InputQueue`] and client session as pipe mode. Received events go to a sink that
+//! formats them and hands them to a printer thread, which prints them above the
+//! prompt through rustyline's external printer, so a half-typed line survives.
+
+use std::collections::VecDeque;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use bytes::Bytes;
+use indicatif::ProgressBar;
+use rustyline::completion::Completer;
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::FileHistory;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{
+    Cmd, CompletionType, ConditionalEventHandler, Config, Context, Editor, EventContext,
+    EventHandler, ExternalPrinter, Helper, KeyEvent, Movement, RepeatCount,
+};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+use crate::cli::InputFormat;
+use crate::conn::pump::{DoneWhen, Event, EventSink, Input, InputQueue, shutdown_channel};
+use crate::conn::session::{ClientSession, run_client};
+use crate::record::input::{BASE64_LENIENT, parse_record};
+use crate::record::output::{base64_of, rfc3339_now};
+use crate::record::sanitize;
+use crate::ui::history::{create_parent, history_path};
+use crate::ui::progress;
+use crate::ui::style::Style;
+
+/// How the REPL looks and behaves (from the `connect` flags).
+#[derive(Debug, Clone, Copy)]
+pub struct ReplOptions {
+    pub style: Style,
+    /// `--pretty`: JSON messages shown indented.
+    pub pretty: bool,
+    /// `--timestamps`: each printed line starts with the UTC time.
+    pub timestamps: bool,
+    /// `-P`: show pings and pongs received (pongs answering `/ping` always show).
+    pub show_control: bool,
+    /// Read and write the history file (false for `--no-history`).
+    pub history: bool,
+    /// How a typed line becomes a message (`-i`).
+    pub input: InputFormat,
+    pub quiet: bool,
+}
+
+/// Typed lines queued for the socket at most (one message each).
+const INPUT_QUEUE: usize = 16;
+/// Printed lines queued for the terminal at most; a flood of messages waits for the
+/// terminal instead of filling memory.
+const LINE_QUEUE: usize = 256;
+/// Binary messages are shown as base64 of at most this many bytes.
+const BINARY_SHOWN: usize = 96;
+
+const PROMPT: &str = "> ";
+const CONTINUATION_INDENT: &str = "  ";
+/// `HH:MM:SS.mmm`
+const TIME_WIDTH: usize = 12;
+
+const HELP: &str = "\
+a line is sent as a text message (-i json: checked and compacted; -i base64: binary);
+an unbalanced JSON value ({ or [ not closed) continues on the next line;
+//text sends \"/text\"
+/ping [data]             send a ping; its pong is shown with the round-trip time
+/pong [data]             send an unsolicited pong
+/close [code [reason]]   close the connection (default 1000) and exit
+/binary <base64>         send a binary message
+/file PATH               send a file: text if it is UTF-8, binary otherwise
+/help                    this help
+/quit                    close with 1000 and exit 0 (also Ctrl-D)
+Ctrl-C clears the line; on an empty line it closes with 1000 and exits 130";
+
+const COMMANDS: [&str; 8] = [
+    "/binary", "/close", "/file", "/help", "/ping", "/pong", "/quit", "//",
+];
+
+/// Pings sent with `/ping` and not answered yet: payload and when it went out.
+type PendingPings = Arc<Mutex<VecDeque<(Bytes, Instant)>>>;
+
+/// Shared between the session and the editor thread, so the session can tell whether
+/// the editor must be woken from `readline` when it ends.
+#[derive(Debug, Default)]
+struct EditorState {
+    reading: bool,
+    over: bool,
+}
+
+/// Runs the REPL session to its end; the result maps to the exit code like pipe mode.
+pub async fn run(
+    session: ClientSession,
+    options: ReplOptions,
+    done_when: Option<DoneWhen>,
+) -> anyhow::Result<()> {
+    let terminal = SavedTerminal::save();
+    let history = if options.history {
+        history_path()
+    } else {
+        None
+    };
+    let mut editor = new_editor()?;
+    if let Some(path) = &history {
+        match editor.load_history(path) {
+            Ok(()) => {}
+            Err(ReadlineError::Io(err)) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) if !options.quiet => {
+                eprintln!(
+                    "warning: cannot read the history file {}: {err}",
+                    path.display()
+                );
+            }
+            Err(_) => {}
+        }
+    }
+    // Fails on terminals rustyline does not drive (TERM=dumb): lines are then
+    // simply written to stdout.
+    let printer = editor
+        .create_external_printer()
+        .ok()
+        .map(|printer| Box::new(printer) as Box<dyn ExternalPrinter + Send>);
+    let smart_terminal = printer.is_some();
+
+    let (input_tx, mut queue) = InputQueue::new(INPUT_QUEUE);
+    let (shutdown_tx, shutdown_rx) = shutdown_channel();
+    // While connecting (no raw mode yet) Ctrl-C is a signal; later it is a key.
+    let ctrl_c = tokio::spawn(close_on_every_ctrl_c(Arc::clone(&shutdown_tx)));
+    let (lines_tx, lines_rx) = mpsc::channel(LINE_QUEUE);
+    let printer_thread = spawn_printer(printer, lines_rx);
+    let (ready_tx, ready_rx) = std_mpsc::channel();
+    let pings = PendingPings::default();
+    let state = Arc::new(Mutex::new(EditorState::default()));
+    let (editor_alive_tx, editor_alive_rx) = std_mpsc::channel::<()>();
+    let view = View {
+        style: options.style,
+        pretty: options.pretty,
+        timestamps: options.timestamps,
+        show_control: options.show_control,
+    };
+    let line_editor = LineEditor {
+        input: input_tx,
+        shutdown: shutdown_tx,
+        ready: ready_rx,
+        pings: Arc::clone(&pings),
+        state: Arc::clone(&state),
+        history,
+        input_format: options.input,
+        view,
+        smart_terminal,
+        _alive: editor_alive_tx,
+    };
+    let editor_thread = std::thread::Builder::new()
+        .name("wspipe-repl".into())
+        .spawn(move || line_editor.run(editor))?;
+
+    let mut sink = ReplSink {
+        lines: lines_tx,
+        spinner: progress::spinner(options.quiet, format!("connecting to {}", session.dial.url)),
+        ready: Some(ready_tx),
+        pings,
+        view,
+        notices_on_terminal: io::stderr().is_terminal(),
+    };
+    let result = run_client(&session, &mut queue, &mut sink, done_when, shutdown_rx).await;
+    ctrl_c.abort();
+    if let Some(bar) = sink.spinner.take() {
+        bar.finish_and_clear();
+    }
+    drop(sink);
+    // A send blocked in the editor thread fails now instead of waiting.
+    drop(queue);
+    // Everything received is on the screen before the session's end is reported.
+    let printer = printer_thread.join().ok().flatten();
+    match stop_editor(&state, printer, &editor_alive_rx) {
+        EditorEnd::Ended => {
+            let _ = editor_thread.join();
+        }
+        EditorEnd::LeftRunning => {}
+        EditorEnd::Stuck => terminal.restore(),
+    }
+    result
+}
+
+/// What became of the editor thread when the session ended.
+#[derive(Debug, PartialEq)]
+enum EditorEnd {
+    /// It returned: join it.
+    Ended,
+    /// It is blocked somewhere harmless (a cooked-mode read on a dumb terminal);
+    /// the process ends without it.
+    LeftRunning,
+    /// It may still hold the terminal in raw mode: restore it by hand.
+    Stuck,
+}
+
+/// Ends the editor thread if it is waiting in `readline` (the peer closed, or a
+/// deadline passed, while the user was typing).
+fn stop_editor(
+    state: &Mutex<EditorState>,
+    printer: Option<Box<dyn ExternalPrinter + Send>>,
+    alive: &std_mpsc::Receiver<()>,
+) -> EditorEnd {
+    let ended = |wait: Duration| {
+        matches!(
+            alive.recv_timeout(wait),
+            Err(std_mpsc::RecvTimeoutError::Disconnected)
+        )
+    };
+    let reading = match state.lock() {
+        Ok(mut state) => {
+            state.over = true;
+            state.reading
+        }
+        Err(_) => true,
+    };
+    if !reading {
+        // Not in readline, and it will not enter it again.
+        return if ended(Duration::from_secs(1)) {
+            EditorEnd::Ended
+        } else {
+            EditorEnd::LeftRunning
+        };
+    }
+    let Some(mut printer) = printer else {
+        // A dumb terminal: readline is a plain cooked-mode read that nothing can
+        // interrupt, and nothing needs restoring.
+        return EditorEnd::LeftRunning;
+    };
+    // The external printer hands over one line at a time: this barrier is taken
+    // only after the last real line was, so the wake-up below cannot overtake that
+    // line. Cursor up, then newline: it moves nothing, whether rustyline prints it
+    // (after clearing the prompt) or writes it directly (not reading any more).
+    let _ = printer.print("\x1b[A\n".to_string());
+    // rustyline turns SIGINT during readline into `Interrupted`, restoring the
+    // terminal on its way out. Repeated, because the editor may be just about to
+    // install its handler.
+    for _ in 0..40 {
+        interrupt_self();
+        if ended(Duration::from_millis(50)) {
+            return EditorEnd::Ended;
+        }
+    }
+    EditorEnd::Stuck
+}
+
+#[cfg(unix)]
+fn interrupt_self() {
+    use nix::sys::signal::{Signal, kill};
+    let _ = kill(nix::unistd::Pid::this(), Signal::SIGINT);
+}
+
+#[cfg(not(unix))]
+fn interrupt_self() {}
+
+/// The terminal mode at start, restored if the editor thread cannot be stopped
+/// (a process must not leave the user's terminal in raw mode).
+struct SavedTerminal {
+    #[cfg(unix)]
+    termios: Option<nix::sys::termios::Termios>,
+}
+
+impl SavedTerminal {
+    fn save() -> SavedTerminal {
+        SavedTerminal {
+            #[cfg(unix)]
+            termios: nix::sys::termios::tcgetattr(io::stdin()).ok(),
+        }
+    }
+
+    fn restore(&self) {
+        #[cfg(unix)]
+        if let Some(termios) = &self.termios {
+            let _ = nix::sys::termios::tcsetattr(
+                io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                termios,
+            );
+            let mut out = io::stdout();
+            let _ = out.write_all(b"\n");
+            let _ = out.flush();
+        }
+    }
+}
+
+/// Ctrl-C before the prompt is up (while connecting) closes with 1000, exit 130.
+async fn close_on_every_ctrl_c(shutdown: Arc<watch::Sender<Option<u16>>>) {
+    while tokio::signal::ctrl_c().await.is_ok() {
+        let _ = shutdown.send(Some(1000));
+    }
+}
+
+fn new_editor() -> anyhow::Result<Editor<ReplHelper, FileHistory>> {
+    let config = Config::builder()
+        .history_ignore_dups(true)?
+        .history_ignore_space(true)
+        .max_history_size(1000)?
+        .auto_add_history(false)
+        .completion_type(CompletionType::List)
+        .build();
+    let mut editor = Editor::with_config(config)
+        .map_err(|err| anyhow::anyhow!("cannot start the line editor: {err}"))?;
+    editor.set_helper(Some(ReplHelper));
+    editor.bind_sequence(
+        KeyEvent::ctrl('C'),
+        EventHandler::Conditional(Box::new(CtrlC)),
+    );
+    Ok(editor)
+}
+
+/// Writes the formatted lines, above the prompt when the terminal allows it.
+/// Returns the printer for the final hand-over in [`stop_editor`].
+fn spawn_printer(
+    printer: Option<Box<dyn ExternalPrinter + Send>>,
+    mut lines: mpsc::Receiver<String>,
+) -> JoinHandle<Option<Box<dyn ExternalPrinter + Send>>> {
+    std::thread::spawn(move || {
+        let mut printer = printer;
+        while let Some(mut line) = lines.blocking_recv() {
+            line.push('\n');
+            let printed = printer
+                .as_mut()
+                .is_some_and(|printer| printer.print(line.clone()).is_ok());
+            if !printed {
+                let mut out = io::stdout().lock();
+                let _ = out.write_all(line.as_bytes());
+                let _ = out.flush();
+            }
+        }
+        printer
+    })
+}
+
+/// The event sink of the REPL: formats events and queues them for the printer.
+struct ReplSink {
+    lines: mpsc::Sender<String>,
+    spinner: Option<ProgressBar>,
+    /// Tells the editor thread to show its first prompt (on the first Open).
+    ready: Option<std_mpsc::Sender<()>>,
+    pings: PendingPings,
+    view: View,
+    /// Status lines go above the prompt when stderr is the terminal too; otherwise
+    /// they are diagnostics for wherever stderr goes.
+    notices_on_terminal: bool,
+}
+
+impl ReplSink {
+    async fn print(&mut self, line: String) -> bool {
+        self.lines.send(line).await.is_ok()
+    }
+}
+
+impl EventSink for ReplSink {
+    async fn emit(&mut self, event: Event) -> bool {
+        if let Event::Open { .. } = event {
+            if let Some(bar) = self.spinner.take() {
+                bar.finish_and_clear();
+            }
+            if let Some(ready) = self.ready.take() {
+                let _ = ready.send(());
+            }
+            return true;
+        }
+        let rtt = match &event {
+            Event::Pong(data) => take_round_trip(&self.pings, data),
+            _ => None,
+        };
+        match self.view.render(&event, rtt) {
+            Some(line) => self.print(line).await,
+            None => true,
+        }
+    }
+
+    async fn notice(&mut self, line: String) {
+        if !self.notices_on_terminal {
+            eprintln!("{line}");
+            return;
+        }
+        let line = self.view.status(&line);
+        match &self.spinner {
+            // Above the spinner while it turns (a hidden one, on TERM=dumb,
+            // would swallow the line).
+            Some(bar) if !bar.is_hidden() => bar.println(line),
+            _ => {
+                self.print(line).await;
+            }
+        }
+    }
+}
+
+/// The round-trip time of the `/ping` this pong answers, if it answers one.
+fn take_round_trip(pings: &PendingPings, data: &Bytes) -> Option<Duration> {
+    let mut pending = pings.lock().ok()?;
+    let index = pending.iter().position(|(sent, _)| sent == data)?;
+    let (_, at) = pending.remove(index)?;
+    Some(at.elapsed())
+}
+
+/// How events and status lines look.
+#[derive(Debug, Clone, Copy)]
+struct View {
+    style: Style,
+    pretty: bool,
+    timestamps: bool,
+    show_control: bool,
+}
+
+impl View {
+    /// The screen line(s) for an event, or None when it is not shown.
+    fn render(&self, event: &Event, rtt: Option<Duration>) -> Option<String> {
+        let line = match event {
+            Event::Open { .. } => return None,
+            Event::Text(text) => self.received(&self.text_body(text.as_str())),
+            Event::Binary(data) => self.received(&binary_body(data)),
+            Event::Ping(data) if self.show_control => {
+                self.received(&format!("ping{}", control_payload(data)))
+            }
+            Event::Ping(_) => return None,
+            Event::Pong(data) => match rtt {
+                Some(rtt) => self.received(&format!(
+                    "pong{} ({})",
+                    control_payload(data),
+                    format_rtt(rtt)
+                )),
+                None if self.show_control => {
+                    self.received(&format!("pong{}", control_payload(data)))
+                }
+                None => return None,
+            },
+            Event::Close(frame) => self.status(&close_description(frame.as_ref())),
+            Event::Error(message) => self.status(&format!("error: {message}")),
+        };
+        Some(line)
+    }
+
+    fn text_body(&self, text: &str) -> String {
+        if self.pretty {
+            if let Ok(value @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) =
+                serde_json::from_str::<serde_json::Value>(text)
+            {
+                if let Ok(pretty) = serde_json::to_string_pretty(&value) {
+                    // serde_json escapes control characters; bidi and zero-width
+                    // ones are escaped here, newlines between values stay.
+                    return sanitize::json_for_terminal(&pretty).into_owned();
+                }
+            }
+        }
+        // Line breaks become continuation lines; every other control character
+        // is shown escaped.
+        text.split('\n')
+            .map(sanitize::for_terminal)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// `< body`, continuation lines indented, in the received colour.
+    fn received(&self, body: &str) -> String {
+        let mut out = String::new();
+        for (i, line) in body.split('\n').enumerate() {
+            if i == 0 {
+                out.push_str(&self.time_prefix());
+                out.push_str(&self.style.received(&format!("< {line}")));
+            } else {
+                // Continuation lines line up under the first, without a time.
+                out.push('\n');
+                if self.timestamps {
+                    out.push_str(&" ".repeat(TIME_WIDTH + 1));
+                }
+                out.push_str(&self.style.received(&format!("{CONTINUATION_INDENT}{line}")));
+            }
+        }
+        out
+    }
+
+    /// A connection status line (connected, closed, reconnecting, warnings).
+    fn status(&self, text: &str) -> String {
+        let painted = if text.starts_with("error") || text.starts_with("warning") {
+            self.style.error(text)
+        } else {
+            self.style.status(text)
+        };
+        format!("{}{painted}", self.time_prefix())
+    }
+
+    fn time_prefix(&self) -> String {
+        if !self.timestamps {
+            return String::new();
+        }
+        // RFC 3339 UTC: keep HH:MM:SS.mmm.
+        let now = rfc3339_now();
+        let time = now.get(11..11 + TIME_WIDTH).unwrap_or(&now);
+        format!("{} ", self.style.dim(time))
+    }
+}
+
+fn binary_body(data: &[u8]) -> String {
+    let shown = &data[..data.len().min(BINARY_SHOWN)];
+    let more = if data.len() > BINARY_SHOWN { "…" } else { "" };
+    format!(
+        "binary, {} byte{}: {}{more}",
+        data.len(),
+        if data.len() == 1 { "" } else { "s" },
+        base64_of(shown)
+    )
+}
+
+/// ` payload` for a ping or pong, or nothing when it is empty.
+fn control_payload(data: &[u8]) -> String {
+    if data.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " {}",
+            sanitize::for_terminal(&String::from_utf8_lossy(data))
+        )
+    }
+}
+
+fn format_rtt(rtt: Duration) -> String {
+    format!("{:.1} ms", rtt.as_secs_f64() * 1000.0)
+}
+
+fn close_description(frame: Option<&CloseFrame>) -> String {
+    match frame {
+        Some(frame) if frame.reason.is_empty() => {
+            format!("connection closed: {}", u16::from(frame.code))
+        }
+        Some(frame) => format!(
+            "connection closed: {} {}",
+            u16::from(frame.code),
+            sanitize::for_terminal(frame.reason.as_str())
+        ),
+        None => "connection closed (no status code)".to_string(),
+    }
+}
+
+/// What one entered line asks for.
+#[derive(Debug, PartialEq)]
+enum Request {
+    Send(Message),
+    /// `/ping`: sent as a ping, its pong timed.
+    Ping(Bytes),
+    Close(CloseFrame),
+    /// `/file PATH`: read in the editor thread.
+    File(PathBuf),
+    Help,
+    Quit,
+    /// An empty line.
+    Nothing,
+}
+
+/// Control frame payloads are at most 125 bytes (RFC 6455 5.5).
+const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// Parses one entered line (possibly several lines of a JSON value).
+fn parse_line(line: &str, input: InputFormat) -> Result<Request, String> {
+    if line.trim().is_empty() {
+        return Ok(Request::Nothing);
+    }
+    if let Some(rest) = line.strip_prefix("//") {
+        return Ok(Request::Send(Message::Text(format!("/{rest}").into())));
+    }
+    let Some(command) = line.strip_prefix('/') else {
+        return parse_message(line, input).map(Request::Send);
+    };
+    let (name, arg) = match command.split_once(' ') {
+        Some((name, arg)) => (name, arg.trim()),
+        None => (command.trim_end(), ""),
+    };
+    match name {
+        "ping" => control_data(arg).map(Request::Ping),
+        "pong" => control_data(arg).map(|data| Request::Send(Message::Pong(data))),
+        "close" => parse_close(arg).map(Request::Close),
+        "binary" => BASE64_LENIENT
+            .decode(arg.as_bytes())
+            .map(|data| Request::Send(Message::Binary(data.into())))
+            .map_err(|err| format!("not valid base64 ({err})")),
+        "file" if arg.is_empty() => Err("usage: /file PATH".into()),
+        "file" => Ok(Request::File(PathBuf::from(arg))),
+        "help" => Ok(Request::Help),
+        "quit" | "exit" => Ok(Request::Quit),
+        _ => Err(format!(
+            "unknown command /{name} (try /help; //text sends \"/text\")"
+        )),
+    }
+}
+
+/// A typed line as a message in the input format. A value typed over several lines
+/// is sent compact, as `-i json` would.
+fn parse_message(line: &str, input: InputFormat) -> Result<Message, String> {
+    match input {
+        InputFormat::Json | InputFormat::Base64 => {
+            parse_record(line.as_bytes(), input)?.ok_or_else(|| "nothing to send".to_string())
+        }
+        InputFormat::Text | InputFormat::Binary => {
+            if line.contains('\n') {
+                if let Ok(value) = serde_json::from_str::<serde_json::Value>(line) {
+                    return Ok(Message::Text(value.to_string().into()));
+                }
+            }
+            Ok(Message::Text(line.into()))
+        }
+    }
+}
+
+fn control_data(arg: &str) -> Result<Bytes, String> {
+    if arg.len() > MAX_CONTROL_PAYLOAD {
+        return Err(format!(
+            "ping and pong data is at most {MAX_CONTROL_PAYLOAD} bytes"
+        ));
+    }
+    Ok(Bytes::copy_from_slice(arg.as_bytes()))
+}
+
+/// `[code [reason]]`, default 1000; only codes a client may send.
+fn parse_close(arg: &str) -> Result<CloseFrame, String> {
+    let (code, reason) = match arg.split_once(' ') {
+        Some((code, reason)) => (code, reason.trim()),
+        None => (arg, ""),
+    };
+    let code: u16 = if code.is_empty() {
+        1000
+    } else {
+        code.parse()
+            .map_err(|_| format!("'{code}' is not a close code (try 1000 or 4000)"))?
+    };
+    if !matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999) {
+        return Err(format!(
+            "{code} cannot be sent: use 1000-1003, 1007-1014 or 3000-4999"
+        ));
+    }
+    // 125 bytes of payload, 2 of them the code.
+    if reason.len() > 123 {
+        return Err("the close reason is at most 123 bytes".into());
+    }
+    Ok(CloseFrame {
+        code: code.into(),
+        reason: Utf8Bytes::from(reason),
+    })
+}
+
+/// The editor thread: reads lines and turns them into input for the session.
+struct LineEditor {
+    input: mpsc::Sender<Input>,
+    shutdown: Arc<watch::Sender<Option<u16>>>,
+    ready: std_mpsc::Receiver<()>,
+    pings: PendingPings,
+    state: Arc<Mutex<EditorState>>,
+    history: Option<PathBuf>,
+    input_format: InputFormat,
+    view: View,
+    /// rustyline drives the terminal (raw mode, escapes); false on TERM=dumb.
+    smart_terminal: bool,
+    /// Dropped when the thread ends, which the session waits for.
+    _alive: std_mpsc::Sender<()>,
+}
+
+/// Whether to keep reading lines.
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl LineEditor {
+    fn run(self, mut editor: Editor<ReplHelper, FileHistory>) {
+        // No prompt before the connection is up; none at all if it never is.
+        if self.ready.recv().is_err() {
+            return;
+        }
+        let styled = self.view.style.sent(PROMPT);
+        let prompt = (PROMPT.to_string(), styled);
+        let mut history_warned = false;
+        loop {
+            match self.state.lock() {
+                Ok(mut state) if !state.over => state.reading = true,
+                _ => return,
+            }
+            let read = editor.readline(&prompt);
+            let over = match self.state.lock() {
+                Ok(mut state) => {
+                    state.reading = false;
+                    state.over
+                }
+                Err(_) => true,
+            };
+            if over {
+                // Woken because the session ended; readline has moved past the
+                // prompt line, which keeps what was typed.
+                return;
+            }
+            let flow = match read {
+                Ok(line) => {
+                    self.remember(&mut editor, &line, &mut history_warned);
+                    self.handle(&line)
+                }
+                Err(ReadlineError::Interrupted) => {
+                    // Ctrl-C on an empty line (on a non-empty one it clears it).
+                    self.end_prompt_line();
+                    let _ = self.shutdown.send(Some(1000));
+                    Flow::Stop
+                }
+                Err(ReadlineError::Eof) => {
+                    self.end_prompt_line();
+                    let _ = self.input.blocking_send(Input::End);
+                    Flow::Stop
+                }
+                Err(err) => {
+                    self.error(&format!("reading the terminal: {err}"));
+                    let _ = self.input.blocking_send(Input::End);
+                    Flow::Stop
+                }
+            };
+            if let Flow::Stop = flow {
+                return;
+            }
+        }
+    }
+
+    fn remember(
+        &self,
+        editor: &mut Editor<ReplHelper, FileHistory>,
+        line: &str,
+        warned: &mut bool,
+    ) {
+        if line.trim().is_empty() {
+            return;
+        }
+        let _ = editor.add_history_entry(line);
+        let Some(path) = &self.history else { return };
+        // Appended per line: the session can end while a prompt is up, and what
+        // was typed before must not be lost.
+        let saved = create_parent(path)
+            .map_err(|err| err.to_string())
+            .and_then(|()| editor.append_history(path).map_err(|err| err.to_string()));
+        if let Err(err) = saved {
+            if !*warned {
+                *warned = true;
+                self.error(&format!(
+                    "warning: cannot write the history file {}: {err}",
+                    path.display()
+                ));
+            }
+        }
+    }
+
+    fn handle(&self, line: &str) -> Flow {
+        let request = match parse_line(line, self.input_format) {
+            Ok(request) => request,
+            Err(err) => {
+                self.error(&format!("error: {err}"));
+                return Flow::Continue;
+            }
+        };
+        match request {
+            Request::Nothing => Flow::Continue,
+            Request::Send(message) => self.send(message),
+            Request::Ping(data) => {
+                // Recorded first: the pong can come back before the send returns.
+                if let Ok(mut pending) = self.pings.lock() {
+                    pending.push_back((data.clone(), Instant::now()));
+                }
+                self.send(Message::Ping(data))
+            }
+            Request::File(path) => match std::fs::read(&path) {
+                Ok(data) => {
+                    let size = data.len();
+                    let (message, kind) = match String::from_utf8(data) {
+                        Ok(text) => (Message::Text(text.into()), "text"),
+                        Err(err) => (Message::Binary(err.into_bytes().into()), "binary"),
+                    };
+                    self.say(&format!(
+                        "sending {} ({size} bytes, {kind})",
+                        path.display()
+                    ));
+                    self.send(message)
+                }
+                Err(err) => {
+                    self.error(&format!("error: cannot read {}: {err}", path.display()));
+                    Flow::Continue
+                }
+            },
+            Request::Close(frame) => {
+                let _ = self.input.blocking_send(Input::Close(Some(frame)));
+                Flow::Stop
+            }
+            Request::Quit => {
+                let _ = self.input.blocking_send(Input::End);
+                Flow::Stop
+            }
+            Request::Help => {
+                self.say(HELP);
+                Flow::Continue
+            }
+        }
+    }
+
+    fn send(&self, message: Message) -> Flow {
+        match self.input.blocking_send(Input::Batch(vec![message])) {
+            Ok(()) => Flow::Continue,
+            // The session is over; the main thread reports how it ended.
+            Err(_) => Flow::Stop,
+        }
+    }
+
+    /// Between two prompts readline is not drawing, so plain writes are safe.
+    fn say(&self, text: &str) {
+        let mut out = io::stdout().lock();
+        for line in text.lines() {
+            let _ = writeln!(out, "{}", self.view.style.dim(line));
+        }
+        let _ = out.flush();
+    }
+
+    fn error(&self, text: &str) {
+        let mut err = io::stderr().lock();
+        let _ = writeln!(err, "{}", self.view.style.error(text));
+    }
+
+    /// rustyline ends the prompt line itself, except on a terminal it does not
+    /// drive, where Ctrl-D leaves the cursor after the prompt.
+    fn end_prompt_line(&self) {
+        if !self.smart_terminal {
+            let mut out = io::stdout().lock();
+            let _ = out.write_all(b"\n");
+            let _ = out.flush();
+        }
+    }
+}
+
+/// Ctrl-C clears a non-empty line (like a shell) and ends the session on an empty one.
+struct CtrlC;
+
+impl ConditionalEventHandler for CtrlC {
+    fn handle(
+        &self,
+        _event: &rustyline::Event,
+        _count: RepeatCount,
+        _positive: bool,
+        ctx: &EventContext,
+    ) -> Option<Cmd> {
+        if ctx.line().is_empty() {
+            Some(Cmd::Interrupt)
+        } else {
+            Some(Cmd::Kill(Movement::WholeBuffer))
+        }
+    }
+}
+
+/// Completion of slash commands and multi-line JSON.
+struct ReplHelper;
+
+impl Completer for ReplHelper {
+    type Candidate = String;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        let typed = &line[..pos];
+        if !typed.starts_with('/') || typed.contains(char::is_whitespace) {
+            return Ok((0, Vec::new()));
+        }
+        let candidates = COMMANDS
+            .iter()
+            .filter(|command| command.starts_with(typed) && **command != "//")
+            .map(|command| command.to_string())
+            .collect();
+        Ok((0, candidates))
+    }
+}
+
+impl Hinter for ReplHelper {
+    type Hint = String;
+}
+
+impl Highlighter for ReplHelper {}
+
+impl Validator for ReplHelper {
+    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
+        if json_incomplete(ctx.input()) {
+            Ok(ValidationResult::Incomplete)
+        } else {
+            Ok(ValidationResult::Valid(None))
+        }
+    }
+}
+
+impl Helper for ReplHelper {}
+
+/// The input starts a JSON object or array that is not closed yet.
+fn json_incomplete(input: &str) -> bool {
+    let trimmed = input.trim_start();
+    if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
+        return false;
+    }
+    let mut depth: i64 = 0;
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in trimmed.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth -= 1,
+            _ => {}
+        }
+    }
+    depth > 0 || in_string
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(show_control: bool) -> View {
+        View {
+            style: Style { color: false },
+            pretty: false,
+            timestamps: false,
+            show_control,
+        }
+    }
+
+    #[test]
+    fn lines_and_slash_commands_become_requests() {
+        let text = InputFormat::Text;
+        assert_eq!(
+            parse_line("hello world", text),
+            Ok(Request::Send(Message::text("hello world")))
+        );
+        assert_eq!(parse_line("  ", text), Ok(Request::Nothing));
+        assert_eq!(
+            parse_line("//etc", text),
+            Ok(Request::Send(Message::text("/etc")))
+        );
+        assert_eq!(parse_line("/ping", text), Ok(Request::Ping(Bytes::new())));
+        assert_eq!(
+            parse_line("/ping are you there", text),
+            Ok(Request::Ping(Bytes::from_static(b"are you there")))
+        );
+        assert_eq!(
+            parse_line("/pong x", text),
+            Ok(Request::Send(Message::Pong(Bytes::from_static(b"x"))))
+        );
+        assert_eq!(
+            parse_line("/binary AAEC", text),
+            Ok(Request::Send(Message::binary(vec![0u8, 1, 2])))
+        );
+        assert_eq!(
+            parse_line("/file /tmp/x y", text),
+            Ok(Request::File(PathBuf::from("/tmp/x y")))
+        );
+        assert_eq!(parse_line("/quit", text), Ok(Request::Quit));
+        assert_eq!(parse_line("/help", text), Ok(Request::Help));
+        assert!(parse_line("/binary !!", text).is_err());
+        assert!(parse_line("/nope", text).unwrap_err().contains("/help"));
+        assert!(parse_line(&format!("/ping {}", "x".repeat(126)), text).is_err());
+    }
+
+    #[test]
+    fn close_takes_a_code_and_a_reason() {
+        let close = |arg| match parse_line(arg, InputFormat::Text) {
+            Ok(Request::Close(frame)) => Ok((u16::from(frame.code), frame.reason.to_string())),
+            Ok(other) => panic!("{other:?}"),
+            Err(err) => Err(err),
+        };
+        assert_eq!(close("/close"), Ok((1000, String::new())));
+        assert_eq!(close("/close 4000 bye now"), Ok((4000, "bye now".into())));
+        assert_eq!(close("/close 1001"), Ok((1001, String::new())));
+        assert!(close("/close 1005").is_err());
+        assert!(close("/close 999").is_err());
+        assert!(close("/close soon").is_err());
+    }
+
+    #[test]
+    fn multi_line_json_is_sent_compact_and_json_input_is_checked() {
+        assert_eq!(
+            parse_line("{\n  \"a\": [1,\n 2]\n}", InputFormat::Text),
+            Ok(Request::Send(Message::text("{\"a\":[1,2]}")))
+        );
+        assert_eq!(
+            parse_line("{ \"a\" : 1 }", InputFormat::Json),
+            Ok(Request::Send(Message::text("{\"a\":1}")))
+        );
+        assert!(parse_line("{oops", InputFormat::Json).is_err());
+        assert_eq!(
+            parse_line("AAE=", InputFormat::Base64),
+            Ok(Request::Send(Message::binary(vec![0u8, 1])))
+        );
+    }
+
+    #[test]
+    fn unbalanced_json_continues_on_the_next_line() {
+        assert!(json_incomplete("{\"a\": ["));
+        assert!(json_incomplete("  [1, {\"b\": \"}\""));
+        assert!(json_incomplete("{\"s\": \"open string"));
+        assert!(!json_incomplete("{\"a\": [1]}"));
+        assert!(!json_incomplete("{\"a\": \"\\\"}\"}"));
+        assert!(!json_incomplete("plain text with { brace"));
+        assert!(!json_incomplete("[info] done"));
+    }
+
+    #[test]
+    fn received_events_are_marked_and_sanitised() {
+        let view = plain(false);
+        assert_eq!(
+            view.render(&Event::Text("hi\u{1b}[2J".into()), None),
+            Some("< hi\\x1b[2J".to_string())
+        );
+        assert_eq!(
+            view.render(&Event::Binary(Bytes::from_static(b"\x00\x01\x02")), None),
+            Some("< binary, 3 bytes: AAEC".to_string())
+        );
+        assert_eq!(
+            view.render(&Event::Text("two\nlines\r".into()), None),
+            Some("< two\n  lines\\x0d".to_string())
+        );
+        assert_eq!(view.render(&Event::Ping(Bytes::new()), None), None);
+        assert_eq!(view.render(&Event::Pong(Bytes::new()), None), None);
+        assert_eq!(
+            view.render(
+                &Event::Pong(Bytes::from_static(b"x")),
+                Some(Duration::from_micros(1500))
+            ),
+            Some("< pong x (1.5 ms)".to_string())
+        );
+        assert_eq!(
+            plain(true).render(&Event::Ping(Bytes::from_static(b"k")), None),
+            Some("< ping k".to_string())
+        );
+        let frame = CloseFrame {
+            code: 4000.into(),
+            reason: "bye".into(),
+        };
+        assert_eq!(
+            view.render(&Event::Close(Some(frame)), None),
+            Some("connection closed: 4000 bye".to_string())
+        );
+    }
+
+    #[test]
+    fn pretty_json_is_indented_under_the_marker() {
+        let view = View {
+            pretty: true,
+            ..plain(false)
+        };
+        assert_eq!(
+            view.render(&Event::Text("{\"a\":[1]}".into()), None),
+            Some("< {\n    \"a\": [\n      1\n    ]\n  }".to_string())
+        );
+        assert_eq!(
+            view.render(&Event::Text("42".into()), None),
+            Some("< 42".to_string())
+        );
+    }
+
+    #[test]
+    fn timestamps_prefix_the_first_line_and_align_the_rest() {
+        let view = View {
+            pretty: true,
+            timestamps: true,
+            ..plain(false)
+        };
+        let shown = view.render(&Event::Text("[1]".into()), None).unwrap();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines.len(), 3, "{shown}");
+        assert_eq!(&lines[0][2..3], ":", "{shown}");
+        assert_eq!(&lines[0][12..], " < [", "{shown}");
+        assert_eq!(lines[1], format!("{}    1", " ".repeat(13)));
+        assert_eq!(lines[2], format!("{}  ]", " ".repeat(13)));
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let view = View {
+            style: Style { color: true },
+            ..plain(false)
+        };
+        assert_eq!(
+            view.render(&Event::Text("x".into()), None),
+            Some("\x1b[36m< x\x1b[0m".to_string())
+        );
+    }
+
+    #[test]
+    fn pongs_match_their_pings() {
+        let pings = PendingPings::default();
+        pings
+            .lock()
+            .unwrap()
+            .push_back((Bytes::from_static(b"a"), Instant::now()));
+        assert!(take_round_trip(&pings, &Bytes::from_static(b"wspipe")).is_none());
+        assert!(take_round_trip(&pings, &Bytes::from_static(b"a")).is_some());
+        assert!(take_round_trip(&pings, &Bytes::from_static(b"a")).is_none());
+    }
+}
