@@ -4,5 +4,6 @@ pub mod history;
 pub mod progress;
 pub mod repl;
 pub mod style;
+pub mod terminal;
 
 pub use history::history_path;

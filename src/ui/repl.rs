@@ -1,43 +1,35 @@
-//! The interactive REPL of `wspipe connect` when stdin and stdout are terminals.
-//!
-//! rustyline runs its blocking loop on a thread of its own and feeds the same
-//! [`InputQueue`] and client session as pipe mode. Received events go to a sink that
-//! formats them and hands them to a printer thread, which prints them above the
-//! prompt through rustyline's external printer, so a half-typed line survives.
+//! The interactive REPL of `wspipe connect` when stdin and stdout are terminals:
+//! what a typed line means (messages, slash commands) and how received events look.
+//! The terminal session itself (editor thread, printer, Ctrl-C, shutdown) is
+//! [`crate::ui::terminal`], shared with chat.
 
 use std::collections::VecDeque;
-use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, mpsc as std_mpsc};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
-use indicatif::ProgressBar;
 use rustyline::completion::Completer;
-use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::FileHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{
-    Cmd, CompletionType, ConditionalEventHandler, Config, Context, Editor, EventContext,
-    EventHandler, ExternalPrinter, Helper, KeyEvent, Movement, RepeatCount,
-};
-use tokio::sync::{mpsc, watch};
+use rustyline::{CompletionType, Config, Context, Editor, EventHandler, Helper, KeyEvent};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::cli::InputFormat;
-use crate::conn::pump::{DoneWhen, Event, EventSink, Input, InputQueue, shutdown_channel};
-use crate::conn::session::{ClientSession, run_client};
+use crate::conn::pump::{DoneWhen, Event, Input};
+use crate::conn::session::ClientSession;
 use crate::record::input::{BASE64_LENIENT, parse_record};
 use crate::record::output::{base64_of, rfc3339_now};
 use crate::record::sanitize;
-use crate::ui::history::{create_parent, history_path};
-use crate::ui::progress;
+use crate::ui::history::history_path;
 use crate::ui::style::Style;
+use crate::ui::terminal::{
+    self, CtrlC, EditorIo, Flow, LineHandler, Screen, Shown, TerminalOptions, close_description,
+};
 
 /// How the REPL looks and behaves (from the `connect` flags).
 #[derive(Debug, Clone, Copy)]
@@ -56,11 +48,6 @@ pub struct ReplOptions {
     pub quiet: bool,
 }
 
-/// Typed lines queued for the socket at most (one message each).
-const INPUT_QUEUE: usize = 16;
-/// Printed lines queued for the terminal at most; a flood of messages waits for the
-/// terminal instead of filling memory.
-const LINE_QUEUE: usize = 256;
 /// Binary messages are shown as base64 of at most this many bytes.
 const BINARY_SHOWN: usize = 96;
 
@@ -89,311 +76,57 @@ const COMMANDS: [&str; 8] = [
 /// Pings sent with `/ping` and not answered yet: payload and when it went out.
 type PendingPings = Arc<Mutex<VecDeque<(Bytes, Instant)>>>;
 
-/// Shared between the session and the editor thread, so the session can tell whether
-/// the editor must be woken from `readline` when it ends.
-#[derive(Debug, Default)]
-struct EditorState {
-    reading: bool,
-    over: bool,
-}
-
 /// Runs the REPL session to its end; the result maps to the exit code like pipe mode.
 pub async fn run(
     session: ClientSession,
     options: ReplOptions,
     done_when: Option<DoneWhen>,
 ) -> anyhow::Result<()> {
-    let terminal = SavedTerminal::save();
-    let history = if options.history {
-        history_path()
-    } else {
-        None
-    };
-    let mut editor = new_editor()?;
-    if let Some(path) = &history {
-        match editor.load_history(path) {
-            Ok(()) => {}
-            Err(ReadlineError::Io(err)) if err.kind() == io::ErrorKind::NotFound => {}
-            Err(err) if !options.quiet => {
-                eprintln!(
-                    "warning: cannot read the history file {}: {err}",
-                    path.display()
-                );
-            }
-            Err(_) => {}
-        }
-    }
-    // Fails on terminals rustyline does not drive (TERM=dumb): lines are then
-    // simply written to stdout.
-    let printer = editor
-        .create_external_printer()
-        .ok()
-        .map(|printer| Box::new(printer) as Box<dyn ExternalPrinter + Send>);
-    let smart_terminal = printer.is_some();
-
-    let (input_tx, mut queue) = InputQueue::new(INPUT_QUEUE);
-    let (shutdown_tx, shutdown_rx) = shutdown_channel();
-    // While connecting (no raw mode yet) Ctrl-C is a signal; later it is a key.
-    let ctrl_c = tokio::spawn(close_on_every_ctrl_c(Arc::clone(&shutdown_tx)));
-    let (lines_tx, lines_rx) = mpsc::channel(LINE_QUEUE);
-    let printer_thread = spawn_printer(printer, lines_rx);
-    let (ready_tx, ready_rx) = std_mpsc::channel();
     let pings = PendingPings::default();
-    let state = Arc::new(Mutex::new(EditorState::default()));
-    let (editor_alive_tx, editor_alive_rx) = std_mpsc::channel::<()>();
     let view = View {
         style: options.style,
         pretty: options.pretty,
         timestamps: options.timestamps,
         show_control: options.show_control,
     };
-    let line_editor = LineEditor {
-        input: input_tx,
-        shutdown: shutdown_tx,
-        ready: ready_rx,
+    let handler = ReplHandler {
         pings: Arc::clone(&pings),
-        state: Arc::clone(&state),
-        history,
         input_format: options.input,
-        view,
-        smart_terminal,
-        _alive: editor_alive_tx,
+        style: options.style,
     };
-    let editor_thread = std::thread::Builder::new()
-        .name("wspipe-repl".into())
-        .spawn(move || line_editor.run(editor))?;
-
-    let mut sink = ReplSink {
-        lines: lines_tx,
-        spinner: progress::spinner(options.quiet, format!("connecting to {}", session.dial.url)),
-        ready: Some(ready_tx),
-        pings,
-        view,
-        notices_on_terminal: io::stderr().is_terminal(),
-    };
-    let result = run_client(&session, &mut queue, &mut sink, done_when, shutdown_rx).await;
-    ctrl_c.abort();
-    if let Some(bar) = sink.spinner.take() {
-        bar.finish_and_clear();
-    }
-    drop(sink);
-    // A send blocked in the editor thread fails now instead of waiting.
-    drop(queue);
-    // Everything received is on the screen before the session's end is reported.
-    let printer = printer_thread.join().ok().flatten();
-    match stop_editor(&state, printer, &editor_alive_rx) {
-        EditorEnd::Ended => {
-            let _ = editor_thread.join();
-        }
-        EditorEnd::LeftRunning => {}
-        EditorEnd::Stuck => terminal.restore(),
-    }
-    result
-}
-
-/// What became of the editor thread when the session ended.
-#[derive(Debug, PartialEq)]
-enum EditorEnd {
-    /// It returned: join it.
-    Ended,
-    /// It is blocked somewhere harmless (a cooked-mode read on a dumb terminal);
-    /// the process ends without it.
-    LeftRunning,
-    /// It may still hold the terminal in raw mode: restore it by hand.
-    Stuck,
-}
-
-/// Ends the editor thread if it is waiting in `readline` (the peer closed, or a
-/// deadline passed, while the user was typing).
-fn stop_editor(
-    state: &Mutex<EditorState>,
-    printer: Option<Box<dyn ExternalPrinter + Send>>,
-    alive: &std_mpsc::Receiver<()>,
-) -> EditorEnd {
-    let ended = |wait: Duration| {
-        matches!(
-            alive.recv_timeout(wait),
-            Err(std_mpsc::RecvTimeoutError::Disconnected)
-        )
-    };
-    let reading = match state.lock() {
-        Ok(mut state) => {
-            state.over = true;
-            state.reading
-        }
-        Err(_) => true,
-    };
-    if !reading {
-        // Not in readline, and it will not enter it again.
-        return if ended(Duration::from_secs(1)) {
-            EditorEnd::Ended
+    let screen = ReplScreen { view, pings };
+    let terminal_options = TerminalOptions {
+        style: options.style,
+        history: if options.history {
+            history_path()
         } else {
-            EditorEnd::LeftRunning
-        };
-    }
-    let Some(mut printer) = printer else {
-        // A dumb terminal: readline is a plain cooked-mode read that nothing can
-        // interrupt, and nothing needs restoring.
-        return EditorEnd::LeftRunning;
+            None
+        },
+        quiet: options.quiet,
     };
-    // The external printer hands over one line at a time: this barrier is taken
-    // only after the last real line was, so the wake-up below cannot overtake that
-    // line. Cursor up, then newline: it moves nothing, whether rustyline prints it
-    // (after clearing the prompt) or writes it directly (not reading any more).
-    let _ = printer.print("\x1b[A\n".to_string());
-    // rustyline turns SIGINT during readline into `Interrupted`, restoring the
-    // terminal on its way out. Repeated, because the editor may be just about to
-    // install its handler.
-    for _ in 0..40 {
-        interrupt_self();
-        if ended(Duration::from_millis(50)) {
-            return EditorEnd::Ended;
-        }
-    }
-    EditorEnd::Stuck
+    terminal::run(session, handler, screen, terminal_options, done_when).await
 }
 
-#[cfg(unix)]
-fn interrupt_self() {
-    use nix::sys::signal::{Signal, kill};
-    let _ = kill(nix::unistd::Pid::this(), Signal::SIGINT);
-}
-
-#[cfg(not(unix))]
-fn interrupt_self() {}
-
-/// The terminal mode at start, restored if the editor thread cannot be stopped
-/// (a process must not leave the user's terminal in raw mode).
-struct SavedTerminal {
-    #[cfg(unix)]
-    termios: Option<nix::sys::termios::Termios>,
-}
-
-impl SavedTerminal {
-    fn save() -> SavedTerminal {
-        SavedTerminal {
-            #[cfg(unix)]
-            termios: nix::sys::termios::tcgetattr(io::stdin()).ok(),
-        }
-    }
-
-    fn restore(&self) {
-        #[cfg(unix)]
-        if let Some(termios) = &self.termios {
-            let _ = nix::sys::termios::tcsetattr(
-                io::stdin(),
-                nix::sys::termios::SetArg::TCSANOW,
-                termios,
-            );
-            let mut out = io::stdout();
-            let _ = out.write_all(b"\n");
-            let _ = out.flush();
-        }
-    }
-}
-
-/// Ctrl-C before the prompt is up (while connecting) closes with 1000, exit 130.
-async fn close_on_every_ctrl_c(shutdown: Arc<watch::Sender<Option<u16>>>) {
-    while tokio::signal::ctrl_c().await.is_ok() {
-        let _ = shutdown.send(Some(1000));
-    }
-}
-
-fn new_editor() -> anyhow::Result<Editor<ReplHelper, FileHistory>> {
-    let config = Config::builder()
-        .history_ignore_dups(true)?
-        .history_ignore_space(true)
-        .max_history_size(1000)?
-        .auto_add_history(false)
-        .completion_type(CompletionType::List)
-        .build();
-    let mut editor = Editor::with_config(config)
-        .map_err(|err| anyhow::anyhow!("cannot start the line editor: {err}"))?;
-    editor.set_helper(Some(ReplHelper));
-    editor.bind_sequence(
-        KeyEvent::ctrl('C'),
-        EventHandler::Conditional(Box::new(CtrlC)),
-    );
-    Ok(editor)
-}
-
-/// Writes the formatted lines, above the prompt when the terminal allows it.
-/// Returns the printer for the final hand-over in [`stop_editor`].
-fn spawn_printer(
-    printer: Option<Box<dyn ExternalPrinter + Send>>,
-    mut lines: mpsc::Receiver<String>,
-) -> JoinHandle<Option<Box<dyn ExternalPrinter + Send>>> {
-    std::thread::spawn(move || {
-        let mut printer = printer;
-        while let Some(mut line) = lines.blocking_recv() {
-            line.push('\n');
-            let printed = printer
-                .as_mut()
-                .is_some_and(|printer| printer.print(line.clone()).is_ok());
-            if !printed {
-                let mut out = io::stdout().lock();
-                let _ = out.write_all(line.as_bytes());
-                let _ = out.flush();
-            }
-        }
-        printer
-    })
-}
-
-/// The event sink of the REPL: formats events and queues them for the printer.
-struct ReplSink {
-    lines: mpsc::Sender<String>,
-    spinner: Option<ProgressBar>,
-    /// Tells the editor thread to show its first prompt (on the first Open).
-    ready: Option<std_mpsc::Sender<()>>,
-    pings: PendingPings,
+/// How received events look in the REPL; pongs are matched with their `/ping`.
+struct ReplScreen {
     view: View,
-    /// Status lines go above the prompt when stderr is the terminal too; otherwise
-    /// they are diagnostics for wherever stderr goes.
-    notices_on_terminal: bool,
+    pings: PendingPings,
 }
 
-impl ReplSink {
-    async fn print(&mut self, line: String) -> bool {
-        self.lines.send(line).await.is_ok()
-    }
-}
-
-impl EventSink for ReplSink {
-    async fn emit(&mut self, event: Event) -> bool {
-        if let Event::Open { .. } = event {
-            if let Some(bar) = self.spinner.take() {
-                bar.finish_and_clear();
-            }
-            if let Some(ready) = self.ready.take() {
-                let _ = ready.send(());
-            }
-            return true;
-        }
-        let rtt = match &event {
+impl Screen for ReplScreen {
+    fn render(&mut self, event: &Event) -> Shown {
+        let rtt = match event {
             Event::Pong(data) => take_round_trip(&self.pings, data),
             _ => None,
         };
-        match self.view.render(&event, rtt) {
-            Some(line) => self.print(line).await,
-            None => true,
+        match self.view.render(event, rtt) {
+            Some(lines) => Shown::Lines(lines),
+            None => Shown::Nothing,
         }
     }
 
-    async fn notice(&mut self, line: String) {
-        if !self.notices_on_terminal {
-            eprintln!("{line}");
-            return;
-        }
-        let line = self.view.status(&line);
-        match &self.spinner {
-            // Above the spinner while it turns (a hidden one, on TERM=dumb,
-            // would swallow the line).
-            Some(bar) if !bar.is_hidden() => bar.println(line),
-            _ => {
-                self.print(line).await;
-            }
-        }
+    fn status(&self, text: &str) -> String {
+        self.view.status(text)
     }
 }
 
@@ -529,20 +262,6 @@ fn format_rtt(rtt: Duration) -> String {
     format!("{:.1} ms", rtt.as_secs_f64() * 1000.0)
 }
 
-fn close_description(frame: Option<&CloseFrame>) -> String {
-    match frame {
-        Some(frame) if frame.reason.is_empty() => {
-            format!("connection closed: {}", u16::from(frame.code))
-        }
-        Some(frame) => format!(
-            "connection closed: {} {}",
-            u16::from(frame.code),
-            sanitize::for_terminal(frame.reason.as_str())
-        ),
-        None => "connection closed (no status code)".to_string(),
-    }
-}
-
 /// What one entered line asks for.
 #[derive(Debug, PartialEq)]
 enum Request {
@@ -648,127 +367,55 @@ fn parse_close(arg: &str) -> Result<CloseFrame, String> {
     })
 }
 
-/// The editor thread: reads lines and turns them into input for the session.
-struct LineEditor {
-    input: mpsc::Sender<Input>,
-    shutdown: Arc<watch::Sender<Option<u16>>>,
-    ready: std_mpsc::Receiver<()>,
+/// What a typed line means in the REPL: a message, or a slash command.
+struct ReplHandler {
     pings: PendingPings,
-    state: Arc<Mutex<EditorState>>,
-    history: Option<PathBuf>,
     input_format: InputFormat,
-    view: View,
-    /// rustyline drives the terminal (raw mode, escapes); false on TERM=dumb.
-    smart_terminal: bool,
-    /// Dropped when the thread ends, which the session waits for.
-    _alive: std_mpsc::Sender<()>,
+    style: Style,
 }
 
-/// Whether to keep reading lines.
-enum Flow {
-    Continue,
-    Stop,
-}
+impl LineHandler for ReplHandler {
+    type Helper = ReplHelper;
 
-impl LineEditor {
-    fn run(self, mut editor: Editor<ReplHelper, FileHistory>) {
-        // No prompt before the connection is up; none at all if it never is.
-        if self.ready.recv().is_err() {
-            return;
-        }
-        let styled = self.view.style.sent(PROMPT);
-        let prompt = (PROMPT.to_string(), styled);
-        let mut history_warned = false;
-        loop {
-            match self.state.lock() {
-                Ok(mut state) if !state.over => state.reading = true,
-                _ => return,
-            }
-            let read = editor.readline(&prompt);
-            let over = match self.state.lock() {
-                Ok(mut state) => {
-                    state.reading = false;
-                    state.over
-                }
-                Err(_) => true,
-            };
-            if over {
-                // Woken because the session ended; readline has moved past the
-                // prompt line, which keeps what was typed.
-                return;
-            }
-            let flow = match read {
-                Ok(line) => {
-                    self.remember(&mut editor, &line, &mut history_warned);
-                    self.handle(&line)
-                }
-                Err(ReadlineError::Interrupted) => {
-                    // Ctrl-C on an empty line (on a non-empty one it clears it).
-                    self.end_prompt_line();
-                    let _ = self.shutdown.send(Some(1000));
-                    Flow::Stop
-                }
-                Err(ReadlineError::Eof) => {
-                    self.end_prompt_line();
-                    let _ = self.input.blocking_send(Input::End);
-                    Flow::Stop
-                }
-                Err(err) => {
-                    self.error(&format!("reading the terminal: {err}"));
-                    let _ = self.input.blocking_send(Input::End);
-                    Flow::Stop
-                }
-            };
-            if let Flow::Stop = flow {
-                return;
-            }
-        }
+    fn editor(&self) -> anyhow::Result<Editor<ReplHelper, FileHistory>> {
+        let config = Config::builder()
+            .history_ignore_dups(true)?
+            .history_ignore_space(true)
+            .max_history_size(1000)?
+            .auto_add_history(false)
+            .completion_type(CompletionType::List)
+            .build();
+        let mut editor = Editor::with_config(config)
+            .map_err(|err| anyhow::anyhow!("cannot start the line editor: {err}"))?;
+        editor.set_helper(Some(ReplHelper));
+        editor.bind_sequence(
+            KeyEvent::ctrl('C'),
+            EventHandler::Conditional(Box::new(CtrlC)),
+        );
+        Ok(editor)
     }
 
-    fn remember(
-        &self,
-        editor: &mut Editor<ReplHelper, FileHistory>,
-        line: &str,
-        warned: &mut bool,
-    ) {
-        if line.trim().is_empty() {
-            return;
-        }
-        let _ = editor.add_history_entry(line);
-        let Some(path) = &self.history else { return };
-        // Appended per line: the session can end while a prompt is up, and what
-        // was typed before must not be lost.
-        let saved = create_parent(path)
-            .map_err(|err| err.to_string())
-            .and_then(|()| editor.append_history(path).map_err(|err| err.to_string()));
-        if let Err(err) = saved {
-            if !*warned {
-                *warned = true;
-                self.error(&format!(
-                    "warning: cannot write the history file {}: {err}",
-                    path.display()
-                ));
-            }
-        }
+    fn prompt(&self) -> (String, String) {
+        (PROMPT.to_string(), self.style.sent(PROMPT))
     }
 
-    fn handle(&self, line: &str) -> Flow {
+    fn handle(&mut self, line: &str, io: &EditorIo) -> Flow {
         let request = match parse_line(line, self.input_format) {
             Ok(request) => request,
             Err(err) => {
-                self.error(&format!("error: {err}"));
+                io.error(&format!("error: {err}"));
                 return Flow::Continue;
             }
         };
         match request {
             Request::Nothing => Flow::Continue,
-            Request::Send(message) => self.send(message),
+            Request::Send(message) => io.send(message),
             Request::Ping(data) => {
                 // Recorded first: the pong can come back before the send returns.
                 if let Ok(mut pending) = self.pings.lock() {
                     pending.push_back((data.clone(), Instant::now()));
                 }
-                self.send(Message::Ping(data))
+                io.send(Message::Ping(data))
             }
             Request::File(path) => match std::fs::read(&path) {
                 Ok(data) => {
@@ -777,80 +424,29 @@ impl LineEditor {
                         Ok(text) => (Message::Text(text.into()), "text"),
                         Err(err) => (Message::Binary(err.into_bytes().into()), "binary"),
                     };
-                    self.say(&format!(
+                    io.say(&format!(
                         "sending {} ({size} bytes, {kind})",
                         path.display()
                     ));
-                    self.send(message)
+                    io.send(message)
                 }
                 Err(err) => {
-                    self.error(&format!("error: cannot read {}: {err}", path.display()));
+                    io.error(&format!("error: cannot read {}: {err}", path.display()));
                     Flow::Continue
                 }
             },
             Request::Close(frame) => {
-                let _ = self.input.blocking_send(Input::Close(Some(frame)));
+                let _ = io.send_input(Input::Close(Some(frame)));
                 Flow::Stop
             }
             Request::Quit => {
-                let _ = self.input.blocking_send(Input::End);
+                let _ = io.send_input(Input::End);
                 Flow::Stop
             }
             Request::Help => {
-                self.say(HELP);
+                io.say(HELP);
                 Flow::Continue
             }
-        }
-    }
-
-    fn send(&self, message: Message) -> Flow {
-        match self.input.blocking_send(Input::Batch(vec![message])) {
-            Ok(()) => Flow::Continue,
-            // The session is over; the main thread reports how it ended.
-            Err(_) => Flow::Stop,
-        }
-    }
-
-    /// Between two prompts readline is not drawing, so plain writes are safe.
-    fn say(&self, text: &str) {
-        let mut out = io::stdout().lock();
-        for line in text.lines() {
-            let _ = writeln!(out, "{}", self.view.style.dim(line));
-        }
-        let _ = out.flush();
-    }
-
-    fn error(&self, text: &str) {
-        let mut err = io::stderr().lock();
-        let _ = writeln!(err, "{}", self.view.style.error(text));
-    }
-
-    /// rustyline ends the prompt line itself, except on a terminal it does not
-    /// drive, where Ctrl-D leaves the cursor after the prompt.
-    fn end_prompt_line(&self) {
-        if !self.smart_terminal {
-            let mut out = io::stdout().lock();
-            let _ = out.write_all(b"\n");
-            let _ = out.flush();
-        }
-    }
-}
-
-/// Ctrl-C clears a non-empty line (like a shell) and ends the session on an empty one.
-struct CtrlC;
-
-impl ConditionalEventHandler for CtrlC {
-    fn handle(
-        &self,
-        _event: &rustyline::Event,
-        _count: RepeatCount,
-        _positive: bool,
-        ctx: &EventContext,
-    ) -> Option<Cmd> {
-        if ctx.line().is_empty() {
-            Some(Cmd::Interrupt)
-        } else {
-            Some(Cmd::Kill(Movement::WholeBuffer))
         }
     }
 }

@@ -1,0 +1,541 @@
+//! The interactive terminal session shared by the REPL and chat.
+//!
+//! rustyline runs its blocking loop on a thread of its own and feeds the same
+//! [`InputQueue`] and client session as pipe mode. Received events go to a sink that
+//! asks a [`Screen`] how to show them and hands the lines to a printer thread, which
+//! prints them above the prompt through rustyline's external printer, so a
+//! half-typed line survives. What a typed line means is a [`LineHandler`]'s business.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{
+    Cmd, ConditionalEventHandler, Editor, EventContext, ExternalPrinter, Helper, Movement,
+    RepeatCount,
+};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+use crate::conn::pump::{DoneWhen, Event, EventSink, Input, InputQueue, shutdown_channel};
+use crate::conn::session::{ClientSession, run_client};
+use crate::record::sanitize;
+use crate::ui::history::create_parent;
+use crate::ui::progress;
+use crate::ui::style::Style;
+
+/// Entered lines queued for the socket at most (one message each): beyond this the
+/// editor waits for the network, it never drops a line.
+const INPUT_QUEUE: usize = 16;
+/// Printed lines queued for the terminal at most; a flood of messages waits for the
+/// terminal instead of filling memory.
+const LINE_QUEUE: usize = 256;
+
+/// Cursor up, then newline: moves nothing, whether rustyline prints it (after
+/// clearing the prompt, then redrawing it) or it is written directly. Printed, it
+/// makes rustyline redraw the prompt line.
+const REDRAW: &str = "\x1b[A";
+
+/// What to show for one event.
+#[derive(Debug, PartialEq)]
+pub enum Shown {
+    Nothing,
+    /// Lines printed above the prompt.
+    Lines(String),
+    /// Nothing new to print, but the prompt line must be drawn again (chat's typing
+    /// indicator lives there).
+    Redraw,
+}
+
+/// Turns received events into screen lines (runs on the async side).
+pub trait Screen: Send {
+    fn render(&mut self, event: &Event) -> Shown;
+    /// A connection status line (connected, reconnecting, closed, warnings).
+    fn status(&self, text: &str) -> String;
+}
+
+/// What the editor thread can do with an entered line.
+pub struct EditorIo {
+    input: mpsc::Sender<Input>,
+    style: Style,
+}
+
+/// Whether to keep reading lines.
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+impl EditorIo {
+    /// Queues a message; Stop when the session is over.
+    pub fn send(&self, message: Message) -> Flow {
+        self.send_batch(vec![message])
+    }
+
+    pub fn send_batch(&self, batch: Vec<Message>) -> Flow {
+        self.send_input(Input::Batch(batch))
+    }
+
+    pub fn send_input(&self, input: Input) -> Flow {
+        match self.input.blocking_send(input) {
+            Ok(()) => Flow::Continue,
+            // The session is over; the main thread reports how it ended.
+            Err(_) => Flow::Stop,
+        }
+    }
+
+    /// A dim note for the user. Between two prompts readline is not drawing, so
+    /// plain writes are safe.
+    pub fn say(&self, text: &str) {
+        let mut out = io::stdout().lock();
+        for line in text.lines() {
+            let _ = writeln!(out, "{}", self.style.dim(line));
+        }
+        let _ = out.flush();
+    }
+
+    pub fn error(&self, text: &str) {
+        let mut err = io::stderr().lock();
+        let _ = writeln!(err, "{}", self.style.error(text));
+    }
+}
+
+/// What one interactive front end (the REPL, chat) does with entered lines.
+pub trait LineHandler: Send + 'static {
+    type Helper: Helper + Send + 'static;
+
+    /// The line editor, with this front end's helper and key bindings.
+    fn editor(&self) -> anyhow::Result<Editor<Self::Helper, FileHistory>>;
+
+    /// The prompt: plain, and styled with the same width. Asked before every line.
+    fn prompt(&self) -> (String, String);
+
+    /// Handles one entered line on the editor thread.
+    fn handle(&mut self, line: &str, io: &EditorIo) -> Flow;
+}
+
+/// How the terminal session looks and behaves.
+pub struct TerminalOptions {
+    pub style: Style,
+    /// The history file, or None (`--no-history`).
+    pub history: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+/// Shared between the session and the editor thread, so the session can tell whether
+/// the editor must be woken from `readline` when it ends.
+#[derive(Debug, Default)]
+struct EditorState {
+    reading: bool,
+    over: bool,
+}
+
+/// Runs an interactive session to its end; the result maps to the exit code like
+/// pipe mode.
+pub async fn run<H: LineHandler, S: Screen>(
+    session: ClientSession,
+    handler: H,
+    screen: S,
+    options: TerminalOptions,
+    done_when: Option<DoneWhen>,
+) -> anyhow::Result<()> {
+    let terminal = SavedTerminal::save();
+    let mut editor = handler.editor()?;
+    if let Some(path) = &options.history {
+        match editor.load_history(path) {
+            Ok(()) => {}
+            Err(ReadlineError::Io(err)) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) if !options.quiet => {
+                eprintln!(
+                    "warning: cannot read the history file {}: {err}",
+                    path.display()
+                );
+            }
+            Err(_) => {}
+        }
+    }
+    // Fails on terminals rustyline does not drive (TERM=dumb): lines are then
+    // simply written to stdout.
+    let printer = editor
+        .create_external_printer()
+        .ok()
+        .map(|printer| Box::new(printer) as Box<dyn ExternalPrinter + Send>);
+    let smart_terminal = printer.is_some();
+
+    let (input_tx, mut queue) = InputQueue::new(INPUT_QUEUE);
+    let (shutdown_tx, shutdown_rx) = shutdown_channel();
+    // While connecting (no raw mode yet) Ctrl-C is a signal; later it is a key.
+    let ctrl_c = tokio::spawn(close_on_every_ctrl_c(Arc::clone(&shutdown_tx)));
+    let (lines_tx, lines_rx) = mpsc::channel(LINE_QUEUE);
+    let printer_thread = spawn_printer(printer, lines_rx);
+    let (ready_tx, ready_rx) = std_mpsc::channel();
+    let state = Arc::new(Mutex::new(EditorState::default()));
+    let (editor_alive_tx, editor_alive_rx) = std_mpsc::channel::<()>();
+    let line_editor = LineEditor {
+        handler,
+        io: EditorIo {
+            input: input_tx,
+            style: options.style,
+        },
+        shutdown: shutdown_tx,
+        ready: ready_rx,
+        state: Arc::clone(&state),
+        history: options.history,
+        smart_terminal,
+        _alive: editor_alive_tx,
+    };
+    let editor_thread = std::thread::Builder::new()
+        .name("wspipe-editor".into())
+        .spawn(move || line_editor.run(editor))?;
+
+    let mut sink = TerminalSink {
+        lines: lines_tx,
+        spinner: progress::spinner(options.quiet, format!("connecting to {}", session.dial.url)),
+        ready: Some(ready_tx),
+        screen,
+        smart_terminal,
+        notices_on_terminal: io::stderr().is_terminal(),
+    };
+    let result = run_client(&session, &mut queue, &mut sink, done_when, shutdown_rx).await;
+    ctrl_c.abort();
+    if let Some(bar) = sink.spinner.take() {
+        bar.finish_and_clear();
+    }
+    drop(sink);
+    // A send blocked in the editor thread fails now instead of waiting.
+    drop(queue);
+    // Everything received is on the screen before the session's end is reported.
+    let printer = printer_thread.join().ok().flatten();
+    match stop_editor(&state, printer, &editor_alive_rx) {
+        EditorEnd::Ended => {
+            let _ = editor_thread.join();
+        }
+        EditorEnd::LeftRunning => {}
+        EditorEnd::Stuck => terminal.restore(),
+    }
+    result
+}
+
+/// What became of the editor thread when the session ended.
+#[derive(Debug, PartialEq)]
+enum EditorEnd {
+    /// It returned: join it.
+    Ended,
+    /// It is blocked somewhere harmless (a cooked-mode read on a dumb terminal);
+    /// the process ends without it.
+    LeftRunning,
+    /// It may still hold the terminal in raw mode: restore it by hand.
+    Stuck,
+}
+
+/// Ends the editor thread if it is waiting in `readline` (the peer closed, or a
+/// deadline passed, while the user was typing).
+fn stop_editor(
+    state: &Mutex<EditorState>,
+    printer: Option<Box<dyn ExternalPrinter + Send>>,
+    alive: &std_mpsc::Receiver<()>,
+) -> EditorEnd {
+    let ended = |wait: Duration| {
+        matches!(
+            alive.recv_timeout(wait),
+            Err(std_mpsc::RecvTimeoutError::Disconnected)
+        )
+    };
+    let reading = match state.lock() {
+        Ok(mut state) => {
+            state.over = true;
+            state.reading
+        }
+        Err(_) => true,
+    };
+    if !reading {
+        // Not in readline, and it will not enter it again.
+        return if ended(Duration::from_secs(1)) {
+            EditorEnd::Ended
+        } else {
+            EditorEnd::LeftRunning
+        };
+    }
+    let Some(mut printer) = printer else {
+        // A dumb terminal: readline is a plain cooked-mode read that nothing can
+        // interrupt, and nothing needs restoring.
+        return EditorEnd::LeftRunning;
+    };
+    // The external printer hands over one line at a time: this barrier is taken
+    // only after the last real line was, so the wake-up below cannot overtake it.
+    let _ = printer.print(format!("{REDRAW}\n"));
+    // rustyline turns SIGINT during readline into `Interrupted`, restoring the
+    // terminal on its way out. Repeated, because the editor may be just about to
+    // install its handler.
+    for _ in 0..40 {
+        interrupt_self();
+        if ended(Duration::from_millis(50)) {
+            return EditorEnd::Ended;
+        }
+    }
+    EditorEnd::Stuck
+}
+
+#[cfg(unix)]
+fn interrupt_self() {
+    use nix::sys::signal::{Signal, kill};
+    let _ = kill(nix::unistd::Pid::this(), Signal::SIGINT);
+}
+
+#[cfg(not(unix))]
+fn interrupt_self() {}
+
+/// The terminal mode at start, restored if the editor thread cannot be stopped
+/// (a process must not leave the user's terminal in raw mode).
+struct SavedTerminal {
+    #[cfg(unix)]
+    termios: Option<nix::sys::termios::Termios>,
+}
+
+impl SavedTerminal {
+    fn save() -> SavedTerminal {
+        SavedTerminal {
+            #[cfg(unix)]
+            termios: nix::sys::termios::tcgetattr(io::stdin()).ok(),
+        }
+    }
+
+    fn restore(&self) {
+        #[cfg(unix)]
+        if let Some(termios) = &self.termios {
+            let _ = nix::sys::termios::tcsetattr(
+                io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                termios,
+            );
+            let mut out = io::stdout();
+            let _ = out.write_all(b"\n");
+            let _ = out.flush();
+        }
+    }
+}
+
+/// Ctrl-C before the prompt is up (while connecting) closes with 1000, exit 130.
+async fn close_on_every_ctrl_c(shutdown: Arc<watch::Sender<Option<u16>>>) {
+    while tokio::signal::ctrl_c().await.is_ok() {
+        let _ = shutdown.send(Some(1000));
+    }
+}
+
+/// Writes the formatted lines, above the prompt when the terminal allows it.
+/// Returns the printer for the final hand-over in [`stop_editor`].
+fn spawn_printer(
+    printer: Option<Box<dyn ExternalPrinter + Send>>,
+    mut lines: mpsc::Receiver<String>,
+) -> JoinHandle<Option<Box<dyn ExternalPrinter + Send>>> {
+    std::thread::spawn(move || {
+        let mut printer = printer;
+        while let Some(mut line) = lines.blocking_recv() {
+            line.push('\n');
+            let printed = printer
+                .as_mut()
+                .is_some_and(|printer| printer.print(line.clone()).is_ok());
+            if !printed {
+                let mut out = io::stdout().lock();
+                let _ = out.write_all(line.as_bytes());
+                let _ = out.flush();
+            }
+        }
+        printer
+    })
+}
+
+/// The event sink of an interactive session: asks the screen how events look and
+/// queues the lines for the printer.
+struct TerminalSink<S> {
+    lines: mpsc::Sender<String>,
+    spinner: Option<ProgressBar>,
+    /// Tells the editor thread to show its first prompt (on the first Open).
+    ready: Option<std_mpsc::Sender<()>>,
+    screen: S,
+    smart_terminal: bool,
+    /// Status lines go above the prompt when stderr is the terminal too; otherwise
+    /// they are diagnostics for wherever stderr goes.
+    notices_on_terminal: bool,
+}
+
+impl<S: Screen> TerminalSink<S> {
+    async fn print(&mut self, line: String) -> bool {
+        self.lines.send(line).await.is_ok()
+    }
+}
+
+impl<S: Screen> EventSink for TerminalSink<S> {
+    async fn emit(&mut self, event: Event) -> bool {
+        if let Event::Open { .. } = event {
+            if let Some(bar) = self.spinner.take() {
+                bar.finish_and_clear();
+            }
+            if let Some(ready) = self.ready.take() {
+                let _ = ready.send(());
+            }
+        }
+        match self.screen.render(&event) {
+            Shown::Lines(lines) => self.print(lines).await,
+            Shown::Redraw if self.smart_terminal => self.print(REDRAW.to_string()).await,
+            Shown::Redraw | Shown::Nothing => true,
+        }
+    }
+
+    async fn notice(&mut self, line: String) {
+        if !self.notices_on_terminal {
+            eprintln!("{line}");
+            return;
+        }
+        let line = self.screen.status(&line);
+        match &self.spinner {
+            // Above the spinner while it turns (a hidden one, on TERM=dumb,
+            // would swallow the line).
+            Some(bar) if !bar.is_hidden() => bar.println(line),
+            _ => {
+                self.print(line).await;
+            }
+        }
+    }
+}
+
+/// The editor thread: reads lines and hands them to the front end.
+struct LineEditor<H> {
+    handler: H,
+    io: EditorIo,
+    shutdown: Arc<watch::Sender<Option<u16>>>,
+    ready: std_mpsc::Receiver<()>,
+    state: Arc<Mutex<EditorState>>,
+    history: Option<PathBuf>,
+    /// rustyline drives the terminal (raw mode, escapes); false on TERM=dumb.
+    smart_terminal: bool,
+    /// Dropped when the thread ends, which the session waits for.
+    _alive: std_mpsc::Sender<()>,
+}
+
+impl<H: LineHandler> LineEditor<H> {
+    fn run(mut self, mut editor: Editor<H::Helper, FileHistory>) {
+        // No prompt before the connection is up; none at all if it never is.
+        if self.ready.recv().is_err() {
+            return;
+        }
+        let mut history_warned = false;
+        loop {
+            match self.state.lock() {
+                Ok(mut state) if !state.over => state.reading = true,
+                _ => return,
+            }
+            let prompt = self.handler.prompt();
+            let read = editor.readline(&prompt);
+            let over = match self.state.lock() {
+                Ok(mut state) => {
+                    state.reading = false;
+                    state.over
+                }
+                Err(_) => true,
+            };
+            if over {
+                // Woken because the session ended; readline has moved past the
+                // prompt line, which keeps what was typed.
+                return;
+            }
+            let flow = match read {
+                Ok(line) => {
+                    self.remember(&mut editor, &line, &mut history_warned);
+                    self.handler.handle(&line, &self.io)
+                }
+                Err(ReadlineError::Interrupted) => {
+                    // Ctrl-C on an empty line (on a non-empty one it clears it).
+                    self.end_prompt_line();
+                    let _ = self.shutdown.send(Some(1000));
+                    Flow::Stop
+                }
+                Err(ReadlineError::Eof) => {
+                    self.end_prompt_line();
+                    let _ = self.io.send_input(Input::End);
+                    Flow::Stop
+                }
+                Err(err) => {
+                    self.io.error(&format!("reading the terminal: {err}"));
+                    let _ = self.io.send_input(Input::End);
+                    Flow::Stop
+                }
+            };
+            if let Flow::Stop = flow {
+                return;
+            }
+        }
+    }
+
+    fn remember(&self, editor: &mut Editor<H::Helper, FileHistory>, line: &str, warned: &mut bool) {
+        if line.trim().is_empty() {
+            return;
+        }
+        let _ = editor.add_history_entry(line);
+        let Some(path) = &self.history else { return };
+        // Appended per line: the session can end while a prompt is up, and what
+        // was typed before must not be lost.
+        let saved = create_parent(path)
+            .map_err(|err| err.to_string())
+            .and_then(|()| editor.append_history(path).map_err(|err| err.to_string()));
+        if let Err(err) = saved {
+            if !*warned {
+                *warned = true;
+                self.io.error(&format!(
+                    "warning: cannot write the history file {}: {err}",
+                    path.display()
+                ));
+            }
+        }
+    }
+
+    /// rustyline ends the prompt line itself, except on a terminal it does not
+    /// drive, where Ctrl-D leaves the cursor after the prompt.
+    fn end_prompt_line(&self) {
+        if !self.smart_terminal {
+            let mut out = io::stdout().lock();
+            let _ = out.write_all(b"\n");
+            let _ = out.flush();
+        }
+    }
+}
+
+/// Ctrl-C clears a non-empty line (like a shell) and ends the session on an empty one.
+pub struct CtrlC;
+
+impl ConditionalEventHandler for CtrlC {
+    fn handle(
+        &self,
+        _event: &rustyline::Event,
+        _count: RepeatCount,
+        _positive: bool,
+        ctx: &EventContext,
+    ) -> Option<Cmd> {
+        if ctx.line().is_empty() {
+            Some(Cmd::Interrupt)
+        } else {
+            Some(Cmd::Kill(Movement::WholeBuffer))
+        }
+    }
+}
+
+/// `connection closed: CODE REASON`, the reason escaped for the terminal.
+pub fn close_description(frame: Option<&CloseFrame>) -> String {
+    match frame {
+        Some(frame) if frame.reason.is_empty() => {
+            format!("connection closed: {}", u16::from(frame.code))
+        }
+        Some(frame) => format!(
+            "connection closed: {} {}",
+            u16::from(frame.code),
+            sanitize::for_terminal(frame.reason.as_str())
+        ),
+        None => "connection closed (no status code)".to_string(),
+    }
+}
