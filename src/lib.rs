@@ -1,6 +1,7 @@
 //! wspipe as a library: the binary is a thin wrapper over [`run`], and tests use the
 //! clap definitions (completions and man page freshness) from here.
 
+pub mod chat;
 pub mod cli;
 pub mod cmd;
 pub mod conn;

@@ -4,7 +4,9 @@
 use std::io::{self, IsTerminal};
 
 use crate::cli::{FormatArgs, InputFormat, OutputFormat};
-use crate::conn::pump::{DoneWhen, Event, EventSink, InputQueue, shutdown_channel};
+use tokio::sync::mpsc;
+
+use crate::conn::pump::{DoneWhen, Event, EventSink, EventTx, Input, InputQueue, shutdown_channel};
 use crate::conn::session::{ClientSession, close_on_ctrl_c, run_client};
 use crate::exit::Exit;
 use crate::record::input::spawn_reader_with_progress;
@@ -12,7 +14,7 @@ use crate::record::{OutputOptions, OutputWriter, Source};
 
 /// Input batches queued between the reader thread and the socket at most (each up
 /// to 256 records): a fast stdin waits for the network beyond this.
-const INPUT_QUEUE: usize = 16;
+pub const INPUT_QUEUE: usize = 16;
 
 pub fn output_options(format: &FormatArgs) -> OutputOptions {
     OutputOptions {
@@ -30,10 +32,24 @@ pub async fn run_pipe(
     output: OutputOptions,
     done_when: Option<DoneWhen>,
 ) -> anyhow::Result<()> {
-    let (input_tx, mut queue) = InputQueue::new(INPUT_QUEUE);
     let progress = crate::ui::progress::enabled(session.quiet);
-    spawn_reader_with_progress(sources, input, input_tx, progress);
-    let (mut sink, writer) = OutputWriter::spawn_stdout(output);
+    let start_input = |input_tx| spawn_reader_with_progress(sources, input, input_tx, progress);
+    run_session(session, output, done_when, start_input, |sink| sink).await
+}
+
+/// Runs one client session whose input `start_input` starts feeding, with received
+/// events written to stdout through the sink `wrap_sink` makes of the writer's.
+pub async fn run_session<S: EventSink>(
+    session: ClientSession,
+    output: OutputOptions,
+    done_when: Option<DoneWhen>,
+    start_input: impl FnOnce(mpsc::Sender<Input>),
+    wrap_sink: impl FnOnce(EventTx) -> S,
+) -> anyhow::Result<()> {
+    let (input_tx, mut queue) = InputQueue::new(INPUT_QUEUE);
+    start_input(input_tx);
+    let (sink, writer) = OutputWriter::spawn_stdout(output);
+    let mut sink = wrap_sink(sink);
     let (shutdown_tx, shutdown_rx) = shutdown_channel();
     close_on_ctrl_c(shutdown_tx);
 

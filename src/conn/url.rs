@@ -40,7 +40,6 @@ pub fn parse_ws_url(input: &str) -> anyhow::Result<Url> {
 }
 
 /// Appends `/room/ID` to the URL's path (the chat layout).
-#[allow(dead_code)] // chat --room (issue 5)
 pub fn with_room(url: &Url, room: &str) -> Url {
     let mut url = url.clone();
     if let Ok(mut segments) = url.path_segments_mut() {

@@ -1,5 +1,6 @@
 //! What a person sees on a terminal: colours, progress, the REPL and chat screens.
 
+pub mod chat;
 pub mod history;
 pub mod progress;
 pub mod repl;

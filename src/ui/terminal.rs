@@ -118,6 +118,11 @@ pub trait LineHandler: Send + 'static {
 
     /// Handles one entered line on the editor thread.
     fn handle(&mut self, line: &str, io: &EditorIo) -> Flow;
+
+    /// Called once on the async side before the editor starts, with the session's
+    /// input: for messages that do not come from an entered line (chat's typing
+    /// indicators).
+    fn attach(&mut self, _input: &mpsc::Sender<Input>) {}
 }
 
 /// How the terminal session looks and behaves.
@@ -140,7 +145,7 @@ struct EditorState {
 /// pipe mode.
 pub async fn run<H: LineHandler, S: Screen>(
     session: ClientSession,
-    handler: H,
+    mut handler: H,
     screen: S,
     options: TerminalOptions,
     done_when: Option<DoneWhen>,
@@ -169,6 +174,7 @@ pub async fn run<H: LineHandler, S: Screen>(
     let smart_terminal = printer.is_some();
 
     let (input_tx, mut queue) = InputQueue::new(INPUT_QUEUE);
+    handler.attach(&input_tx);
     let (shutdown_tx, shutdown_rx) = shutdown_channel();
     // While connecting (no raw mode yet) Ctrl-C is a signal; later it is a key.
     let ctrl_c = tokio::spawn(close_on_every_ctrl_c(Arc::clone(&shutdown_tx)));
