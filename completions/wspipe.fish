@@ -51,7 +51,7 @@ complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l connect-timeou
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l ping-interval -d 'Send a ping this often to keep the connection alive' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l ping-timeout -d 'End the run (exit 4) when a ping gets no pong within this long' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l max-message-size -d 'Refuse incoming messages larger than this (closes with 1009)' -r
-complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l max-retries -d 'With --reconnect: give up after this many failed attempts in a row' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l max-retries -d 'Give up reconnecting after this many failed attempts in a row (implies --reconnect)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -s i -l input -d 'What one input record is' -r -f -a "text\t'One line is one text message, verbatim'
 json\t'One line holds one JSON value, sent compact (blank lines skipped)'
 base64\t'One line of base64 is one binary message'
@@ -91,7 +91,7 @@ complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l connect-timeout -
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l ping-interval -d 'Send a ping this often to keep the connection alive' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l ping-timeout -d 'End the run (exit 4) when a ping gets no pong within this long' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l max-message-size -d 'Refuse incoming messages larger than this (closes with 1009)' -r
-complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l max-retries -d 'With --reconnect: give up after this many failed attempts in a row' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l max-retries -d 'Give up reconnecting after this many failed attempts in a row (implies --reconnect)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -s i -l input -d 'What one input record is' -r -f -a "text\t'One line is one text message, verbatim'
 json\t'One line holds one JSON value, sent compact (blank lines skipped)'
 base64\t'One line of base64 is one binary message'
@@ -157,7 +157,7 @@ complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l connect-timeout -
 complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l ping-interval -d 'Send a ping this often to keep the connection alive' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l ping-timeout -d 'End the run (exit 4) when a ping gets no pong within this long' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l max-message-size -d 'Refuse incoming messages larger than this (closes with 1009)' -r
-complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l max-retries -d 'With --reconnect: give up after this many failed attempts in a row' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l max-retries -d 'Give up reconnecting after this many failed attempts in a row (implies --reconnect)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l color -d 'When to use colour on the terminal' -r -f -a "auto\t'Colour when the output is a terminal and NO_COLOR is unset'
 always\t'Always colour'
 never\t'Never colour'"

@@ -90,7 +90,13 @@ const LISTEN_EXAMPLES: &str = "Examples:
 const CHAT_EXAMPLES: &str = "Examples:
   wspipe listen 9001 --broadcast                              # terminal 1: the server
   wspipe chat ws://127.0.0.1:9001 --room lobby --name alice    # terminal 2
-  wspipe chat ws://127.0.0.1:9001 --room lobby --name bob      # terminal 3";
+  wspipe chat ws://127.0.0.1:9001 --room lobby --name bob      # terminal 3
+
+  # A bot: stdin lines become messages, received messages come out as JSON Lines
+  wspipe chat ws://127.0.0.1:9001 --room lobby --name bot -o json | jq -r .text
+
+Chat always reconnects (with backoff and jitter; --max-retries N to give up):
+lines entered while disconnected are sent, in order, once it is back.";
 
 /// Flags shared by every client command (`connect`, `send`, `chat`): how to dial.
 #[derive(Debug, Args, Clone)]
@@ -160,8 +166,8 @@ pub struct ClientArgs {
     #[arg(long)]
     pub reconnect: bool,
 
-    /// With --reconnect: give up after this many failed attempts in a row
-    #[arg(long, value_name = "N", requires = "reconnect")]
+    /// Give up reconnecting after this many failed attempts in a row (implies --reconnect)
+    #[arg(long, value_name = "N")]
     pub max_retries: Option<u32>,
 }
 

@@ -42,7 +42,9 @@ pub struct Connected {
 }
 
 impl DialOptions {
-    pub fn new(url: Url, client: ClientArgs, global: &GlobalArgs) -> DialOptions {
+    pub fn new(url: Url, mut client: ClientArgs, global: &GlobalArgs) -> DialOptions {
+        // A retry limit only means something when reconnecting.
+        client.reconnect |= client.max_retries.is_some();
         DialOptions {
             url,
             client,
