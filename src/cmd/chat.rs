@@ -138,6 +138,10 @@ impl<E: EventSink> EventSink for ChatLines<E> {
         }
     }
 
+    async fn idle(&mut self) -> bool {
+        self.inner.idle().await
+    }
+
     async fn notice(&mut self, line: String) {
         self.inner.notice(line).await;
     }

@@ -243,10 +243,7 @@ async fn serve_client(server: &Server, accepted: Accepted, out: &EventTx) -> any
         }
     }
     let mut sink = ClientSink {
-        out: EventTx {
-            tx: out.tx.clone(),
-            client: Some(id),
-        },
+        out: out.for_client(id),
         id,
         room: path.clone(),
         broadcast: server.broadcast.then(|| server.hub.clone()),

@@ -422,6 +422,10 @@ impl EventSink for ClientSink {
         }
         self.out.emit(event).await
     }
+
+    async fn idle(&mut self) -> bool {
+        self.out.idle().await
+    }
 }
 
 #[cfg(test)]

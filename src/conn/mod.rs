@@ -1,8 +1,9 @@
 //! The connection module every command shares: URLs, dialing (headers, TLS,
 //! proxies, timeouts), the server side (accept, the hub of clients), the message
-//! pump, close handling, keepalive and reconnection.
+//! pump, close handling, keepalive, reconnection and delivery confirmation.
 
 pub mod accept;
+pub mod delivery;
 pub mod dial;
 pub mod hub;
 pub mod proxy;

@@ -6,7 +6,9 @@
 //! from an [`InputQueue`] and feeds it in bursts with one flush each. They talk over
 //! small channels. Every message taken from the queue is either passed to tungstenite
 //! or put back in the queue's carry, so a caller that reconnects loses nothing and a
-//! caller that gives up can say exactly how many were not sent.
+//! caller that gives up can say exactly how many were not sent. A caller that
+//! reconnects also asks for [`delivery`] confirmation: what was passed to tungstenite
+//! but not confirmed by the peer when the connection ended goes back in the carry.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -20,10 +22,12 @@ use futures_util::{Sink, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
+use super::delivery::{self, Unconfirmed};
 use crate::exit::{Exit, coded};
 
 /// What the writer is asked to do, in order.
@@ -48,6 +52,8 @@ pub struct InputQueue {
     carry: VecDeque<Message>,
     /// `Input::End` was seen (stdin is exhausted).
     ended: bool,
+    /// With delivery confirmation: sent on this connection, not yet confirmed.
+    unconfirmed: Option<Unconfirmed>,
 }
 
 impl InputQueue {
@@ -61,8 +67,31 @@ impl InputQueue {
                 rx,
                 carry: VecDeque::new(),
                 ended: false,
+                unconfirmed: None,
             },
         )
+    }
+
+    /// Keeps what was sent until the peer confirms it read it, and sends again on
+    /// the next connection what the last one did not confirm (see [`delivery`]).
+    /// For sessions that reconnect.
+    pub fn confirm_delivery(&mut self) {
+        self.unconfirmed.get_or_insert_with(Unconfirmed::default);
+    }
+
+    /// Puts what the connection that just ended did not confirm in front of the
+    /// carry, unless the close handshake showed the peer read everything.
+    fn settle_unconfirmed(&mut self, confirmed: u64, everything_read: bool) {
+        let Some(unconfirmed) = self.unconfirmed.as_mut() else {
+            return;
+        };
+        unconfirmed.confirm(confirmed);
+        let mut again = unconfirmed.take_all();
+        if everything_read {
+            return;
+        }
+        again.append(&mut self.carry);
+        self.carry = again;
     }
 
     /// Messages taken but not sent, plus whatever is waiting in the channel now.
@@ -100,6 +129,12 @@ pub enum Event {
 pub trait EventSink: Send {
     fn emit(&mut self, event: Event) -> impl Future<Output = bool> + Send;
 
+    /// The socket has nothing more to read right now: a sink that batches passes on
+    /// what it holds. Returns false when the consumer is gone.
+    fn idle(&mut self) -> impl Future<Output = bool> + Send {
+        async { true }
+    }
+
     /// A status line for a person (connected, reconnecting, warnings). Stderr by
     /// default; the REPL prints it above its prompt instead.
     fn notice(&mut self, line: String) -> impl Future<Output = ()> + Send {
@@ -115,16 +150,79 @@ pub struct Tagged {
 }
 
 /// The usual sink: a bounded channel to an output writer, tagging each event.
-#[derive(Clone)]
+/// Data messages go in batches, handed over when a batch is full or the socket
+/// goes idle: one wake-up of the writer per burst instead of one per message.
 pub struct EventTx {
-    pub tx: mpsc::Sender<Tagged>,
+    pub tx: mpsc::Sender<Vec<Tagged>>,
     pub client: Option<u64>,
+    pending: Vec<Tagged>,
+    pending_bytes: usize,
+    /// Messages per batch at most (1 when stdout is a terminal: shown at once).
+    batch: usize,
+}
+
+/// A clone shares the output, not what this one has batched.
+impl Clone for EventTx {
+    fn clone(&self) -> Self {
+        EventTx::new(self.tx.clone(), self.client, self.batch)
+    }
+}
+
+/// A batch is handed over once it holds this many bytes of data, whatever its count.
+const BATCH_BYTES: usize = 256 << 10;
+
+impl EventTx {
+    pub fn new(tx: mpsc::Sender<Vec<Tagged>>, client: Option<u64>, batch: usize) -> EventTx {
+        EventTx {
+            tx,
+            client,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            batch: batch.max(1),
+        }
+    }
+
+    /// A sink to the same output for client `id` (`listen`).
+    pub fn for_client(&self, id: u64) -> EventTx {
+        EventTx::new(self.tx.clone(), Some(id), self.batch)
+    }
+
+    async fn hand_over(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return !self.tx.is_closed();
+        }
+        self.pending_bytes = 0;
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(self.batch));
+        self.tx.send(batch).await.is_ok()
+    }
 }
 
 impl EventSink for EventTx {
     async fn emit(&mut self, event: Event) -> bool {
+        let size = match &event {
+            Event::Text(text) => Some(text.len()),
+            Event::Binary(data) => Some(data.len()),
+            _ => None,
+        };
         let client = self.client;
-        self.tx.send(Tagged { client, event }).await.is_ok()
+        self.pending.push(Tagged { client, event });
+        match size {
+            // Anything but data (open, close, errors) is handed over at once: it
+            // may be the last thing said before the sink is dropped.
+            None => self.hand_over().await,
+            Some(size) => {
+                self.pending_bytes += size;
+                if self.pending.len() >= self.batch || self.pending_bytes >= BATCH_BYTES {
+                    self.hand_over().await
+                } else {
+                    true
+                }
+            }
+        }
+    }
+
+    async fn idle(&mut self) -> bool {
+        self.hand_over().await
     }
 }
 
@@ -254,7 +352,6 @@ enum WriterCmd {
 /// What the writer tells the reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WriterState {
-    Open,
     CloseSent,
     Failed,
 }
@@ -278,10 +375,15 @@ where
 {
     let (mut tx, mut rx) = ws.split();
     let (cmd_tx, cmd_rx) = mpsc::channel::<WriterCmd>(64);
-    let (state_tx, state_rx) = watch::channel(WriterState::Open);
+    // The writer tells the reader at most twice (close sent, failed); an mpsc
+    // receiver is cheaper than a watch to poll once per message.
+    let (state_tx, state_rx) = mpsc::channel(4);
     let (reader_done_tx, reader_done_rx) = watch::channel(false);
     let started = Instant::now();
     let last_heard = AtomicU64::new(0);
+    // How many messages of this connection the peer has confirmed reading.
+    let (confirmed_tx, confirmed_rx) = watch::channel(0u64);
+    let confirming = queue.unconfirmed.is_some();
 
     let reader = read_half(
         &mut rx,
@@ -292,6 +394,7 @@ where
         state_rx,
         &last_heard,
         started,
+        confirming.then_some(&confirmed_tx),
     );
     let writer = write_half(
         &mut tx,
@@ -303,6 +406,7 @@ where
         shutdown,
         &last_heard,
         started,
+        confirmed_rx,
     );
     let reader = async {
         let end = reader.await;
@@ -314,6 +418,10 @@ where
     // Answer a Close the peer started (tungstenite queued the reply) and finish the
     // handshake; bounded, because a dead peer never reads it.
     let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
+
+    // The peer answered our Close: it read every frame before it.
+    let everything_read = write_end.initiated.is_some() && read_end.peer_close.is_some();
+    queue.settle_unconfirmed(*confirmed_tx.borrow(), everything_read);
 
     Finished {
         initiated: write_end.initiated,
@@ -338,9 +446,10 @@ async fn read_half<S, E>(
     cfg: &PumpConfig,
     done_when: &mut Option<&mut DoneWhen>,
     cmds: mpsc::Sender<WriterCmd>,
-    mut writer_state: watch::Receiver<WriterState>,
+    mut writer_state: mpsc::Receiver<WriterState>,
     last_heard: &AtomicU64,
     started: Instant,
+    confirmed: Option<&watch::Sender<u64>>,
 ) -> ReadEnd
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -356,34 +465,33 @@ where
     let mut writer_alive = true;
     let mut output_open = true;
     let mut done = false;
+    // Events were emitted since the sink was last told the socket is idle.
+    let mut unflushed = false;
+    // One timer for the whole run, armed when our Close goes out: a timer made
+    // per received message costs more than the message.
+    let close_wait = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(close_wait);
+    // Only a keepalive needs to know when we last heard from the peer.
+    let keepalive = cfg.ping_interval.is_some() || cfg.ping_timeout.is_some();
     loop {
-        let close_wait = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             biased;
-            changed = writer_state.changed(), if writer_alive => {
-                if changed.is_err() {
-                    writer_alive = false;
-                    continue;
+            state = writer_state.recv(), if writer_alive => match state {
+                None => writer_alive = false,
+                Some(WriterState::CloseSent) if deadline.is_none() => {
+                    let at = tokio::time::Instant::now() + cfg.close_timeout;
+                    deadline = Some(at);
+                    close_wait.as_mut().reset(at);
                 }
-                let state = *writer_state.borrow_and_update();
-                match state {
-                    WriterState::CloseSent if deadline.is_none() => {
-                        deadline = Some(tokio::time::Instant::now() + cfg.close_timeout);
-                    }
-                    WriterState::Failed => break,
-                    _ => {}
-                }
-            }
-            () = close_wait => {
+                Some(WriterState::Failed) => break,
+                Some(_) => {}
+            },
+            () = &mut close_wait, if deadline.is_some() => {
                 end.close_timed_out = true;
                 break;
             }
             next = rx.next() => {
+                unflushed = true;
                 let Some(next) = next else { break };
                 let message = match next {
                     Ok(message) => message,
@@ -392,7 +500,9 @@ where
                         break;
                     }
                 };
-                last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                if keepalive {
+                    last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+                }
                 let event = match message {
                     Message::Text(ref text) => Event::Text(text.clone()),
                     Message::Binary(ref data) => Event::Binary(data.clone()),
@@ -403,6 +513,18 @@ where
                         continue;
                     }
                     Message::Pong(data) => {
+                        // Answers to our own confirmation requests are bookkeeping,
+                        // not something the peer said.
+                        if let Some(confirmed) = confirmed {
+                            if let Some(count) = delivery::confirmed_by(&data) {
+                                confirmed.send_if_modified(|c| {
+                                    let newer = count > *c;
+                                    *c = (*c).max(count);
+                                    newer
+                                });
+                                continue;
+                            }
+                        }
                         if cfg.show_control && output_open {
                             output_open = sink.emit(Event::Pong(data)).await;
                         }
@@ -445,7 +567,19 @@ where
                     let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::Done)).await;
                 }
             }
+            // Polled only when every branch above is pending: nothing more to
+            // read for now, so the sink hands over what it batched.
+            () = std::future::ready(()), if unflushed => {
+                unflushed = false;
+                if output_open && !sink.idle().await {
+                    output_open = false;
+                    let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::OutputClosed)).await;
+                }
+            }
         }
+    }
+    if output_open {
+        sink.idle().await;
     }
     end
 }
@@ -477,6 +611,12 @@ async fn read_failure(
             Exit::AbnormalClose,
             format!("connection lost: {}", super::dial::describe_io(&e)),
         ),
+        // The TCP stream ended (EOF) before any Close: tungstenite's wording for
+        // that ("Connection reset without closing handshake") suggests a reset.
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => coded(
+            Exit::AbnormalClose,
+            "the connection ended without a close frame",
+        ),
         WsError::Protocol(e) => coded(Exit::AbnormalClose, format!("connection lost: {e}")),
         other => coded(Exit::AbnormalClose, format!("connection lost: {other}")),
     }
@@ -493,11 +633,12 @@ async fn write_half<S>(
     queue: &mut InputQueue,
     cfg: &PumpConfig,
     mut cmds: mpsc::Receiver<WriterCmd>,
-    state: watch::Sender<WriterState>,
+    state: mpsc::Sender<WriterState>,
     mut reader_done: watch::Receiver<bool>,
     shutdown: &mut watch::Receiver<Option<u16>>,
     last_heard: &AtomicU64,
     started: Instant,
+    mut confirmed: watch::Receiver<u64>,
 ) -> WriteEnd
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -527,9 +668,11 @@ where
     // What a previous connection could not send goes first.
     if !queue.carry.is_empty() {
         let carried: Vec<Message> = queue.carry.drain(..).collect();
-        if let Err(err) = send_burst(tx, carried, &mut queue.carry).await {
+        if let Err(err) =
+            send_burst(tx, carried, &mut queue.carry, queue.unconfirmed.as_mut()).await
+        {
             end.failure = Some(err);
-            let _ = state.send(WriterState::Failed);
+            let _ = state.try_send(WriterState::Failed);
             return end;
         }
     }
@@ -552,7 +695,7 @@ where
             Some(cmd) = cmds.recv() => match cmd {
                 WriterCmd::Echo(message, sent) => {
                     let mut unsent = VecDeque::new();
-                    let _ = send_burst(tx, vec![message], &mut unsent).await;
+                    let _ = send_burst(tx, vec![message], &mut unsent, None).await;
                     let _ = sent.send(());
                     continue;
                 }
@@ -579,7 +722,7 @@ where
                                 Exit::Timeout,
                                 format!("no pong within {} (--ping-timeout)", humantime::format_duration(limit)),
                             ));
-                            let _ = state.send(WriterState::Failed);
+                            let _ = state.try_send(WriterState::Failed);
                             return end;
                         }
                     }
@@ -589,13 +732,22 @@ where
                     last_ping_at = now;
                     ping_outstanding_since.get_or_insert(now);
                     let mut unsent = VecDeque::new();
-                    let _ = send_burst(tx, vec![Message::Ping(Bytes::from_static(b"wspipe"))], &mut unsent).await;
+                    let _ = send_burst(tx, vec![Message::Ping(Bytes::from_static(b"wspipe"))], &mut unsent, None).await;
                 }
                 continue;
             }
-            input = queue.rx.recv(), if input_open => match input {
+            // The sender is the pump's, alive as long as this writer.
+            Ok(()) = confirmed.changed() => {
+                if let Some(unconfirmed) = queue.unconfirmed.as_mut() {
+                    unconfirmed.confirm(*confirmed.borrow_and_update());
+                }
+                continue;
+            }
+            // A full confirmation window waits for the peer, as full socket
+            // buffers would.
+            input = queue.rx.recv(), if input_open && !queue.unconfirmed.as_ref().is_some_and(Unconfirmed::is_full) => match input {
                 Some(Input::Batch(batch)) => {
-                    if send_burst(tx, batch, &mut queue.carry).await.is_err() {
+                    if send_burst(tx, batch, &mut queue.carry, queue.unconfirmed.as_mut()).await.is_err() {
                         // The peer closed, or the socket failed: the reader will
                         // see why; what was not sent waits in the carry.
                         input_open = false;
@@ -616,7 +768,7 @@ where
         };
         let _ = tx.send(Message::Close(frame)).await;
         end.initiated = Some(cause);
-        let _ = state.send(WriterState::CloseSent);
+        let _ = state.try_send(WriterState::CloseSent);
         // Echoes of what still arrives have nowhere to go now; let the reader's
         // sends fail instead of waiting.
         drop(cmds);
@@ -628,11 +780,14 @@ where
 }
 
 /// Feeds a burst and flushes once. On failure, every message not known to have
-/// reached tungstenite is put back (in order) in `unsent`.
+/// reached tungstenite is put back (in order) in `unsent`. With `confirm`, what
+/// reached tungstenite is kept there, and each flush carries a Ping asking the peer
+/// to confirm it.
 async fn send_burst<S>(
     tx: &mut SplitSink<WebSocketStream<S>, Message>,
     batch: Vec<Message>,
     unsent: &mut VecDeque<Message>,
+    mut confirm: Option<&mut Unconfirmed>,
 ) -> anyhow::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -659,12 +814,22 @@ where
             }
             fed += 1;
         }
+        if let (Ok(()), Some(confirm)) = (&result, confirm.as_deref()) {
+            // In the same flush, so a peer that reads the burst answers at once.
+            result = tx
+                .feed(Unconfirmed::request(confirm.sent() + fed as u64))
+                .await;
+        }
         if result.is_ok() {
             result = tx.flush().await;
         }
         match result {
             Ok(()) => {
-                batch.drain(..fed);
+                let sent = batch.drain(..fed);
+                match confirm.as_deref_mut() {
+                    Some(confirm) => sent.for_each(|message| confirm.push(message)),
+                    None => drop(sent),
+                }
             }
             Err(err) => {
                 // Conservative: the whole burst may be unsent (an I/O error can
@@ -675,6 +840,9 @@ where
                     _ => fed.saturating_sub(1),
                 };
                 unsent.extend(batch.drain(keep_from..));
+                if let Some(confirm) = confirm {
+                    batch.into_iter().for_each(|message| confirm.push(message));
+                }
                 return Err(anyhow::Error::new(err));
             }
         }

@@ -29,6 +29,10 @@ pub async fn run_client<E: EventSink>(
     done_when: Option<DoneWhen>,
     shutdown: watch::Receiver<Option<u16>>,
 ) -> anyhow::Result<()> {
+    // A connection that dies must not take what it was sending with it.
+    if session.dial.client.reconnect {
+        queue.confirm_delivery();
+    }
     // Whether any connection opened: when none did, the "cannot connect" error
     // already says nothing was sent, and a warning about unsent input is noise.
     let mut connected = false;

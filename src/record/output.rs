@@ -24,7 +24,10 @@ pub struct OutputOptions {
 
 /// Received events buffered between the socket and stdout at most; when stdout is
 /// slow the pump stops reading the socket instead of growing this.
-const EVENT_QUEUE: usize = 256;
+const EVENT_QUEUE: usize = 16;
+/// Received messages per batch into that queue at most (fewer when they are big):
+/// so at most 16 x 256 messages, or 16 x 256 KiB plus one message, wait for stdout.
+const EVENT_BATCH: usize = 256;
 
 /// The output thread: join it to be sure everything was written.
 pub struct OutputWriter {
@@ -39,7 +42,9 @@ impl OutputWriter {
             .name("wspipe-output".into())
             .spawn(move || write_events(rx, options, &mut io::stdout().lock()))
             .expect("spawning the output thread");
-        (EventTx { tx, client: None }, OutputWriter { handle })
+        // A terminal shows each message as it comes.
+        let batch = if options.terminal { 1 } else { EVENT_BATCH };
+        (EventTx::new(tx, None, batch), OutputWriter { handle })
     }
 
     /// Waits until every event sent before the sinks were dropped is written.
@@ -52,18 +57,20 @@ impl OutputWriter {
 }
 
 fn write_events<W: Write>(
-    mut rx: mpsc::Receiver<Tagged>,
+    mut rx: mpsc::Receiver<Vec<Tagged>>,
     options: OutputOptions,
     out: &mut W,
 ) -> io::Result<()> {
     let mut out = io::BufWriter::with_capacity(64 * 1024, out);
     let mut scratch = Vec::with_capacity(256);
     while let Some(first) = rx.blocking_recv() {
-        write_event(&first, options, &mut out, &mut scratch)?;
-        if !options.terminal {
-            // Batch whatever is already waiting; flush when nothing is.
-            while let Ok(next) = rx.try_recv() {
-                write_event(&next, options, &mut out, &mut scratch)?;
+        for tagged in &first {
+            write_event(tagged, options, &mut out, &mut scratch)?;
+        }
+        // Write whatever else is already waiting; flush when nothing is.
+        while let Ok(next) = rx.try_recv() {
+            for tagged in &next {
+                write_event(tagged, options, &mut out, &mut scratch)?;
             }
         }
         out.flush()?;

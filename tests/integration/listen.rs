@@ -169,7 +169,7 @@ async fn events_carry_client_ids_and_the_peer() {
     drop(second);
     assert_eq!(
         server.stdout_line().await,
-        r#"{"event":"error","client":2,"message":"connection lost: Connection reset without closing handshake"}"#
+        r#"{"event":"error","client":2,"message":"the connection ended without a close frame"}"#
     );
     let url = &server.url;
     assert_eq!(

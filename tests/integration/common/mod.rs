@@ -50,6 +50,17 @@ pub enum Behaviour {
     EchoWithProtocol,
     /// Echo, and send every connection what the test passes to [`TestServer::push`].
     EchoAndPush,
+    /// Send these messages while recording what comes in, concurrently: a client
+    /// that stops reading cannot keep the server from seeing its Close.
+    SendWhileRecording { messages: Vec<Message> },
+    /// Complete the handshake, read nothing (not even pings) until `go` turns true,
+    /// then record everything: a server that reads slowly.
+    RecordWhenReleased {
+        go: tokio::sync::watch::Receiver<bool>,
+    },
+    /// Record the first `after` data messages, then stop reading: what the client
+    /// sends next piles up unread in the kernel ([`Observed::unread`] says how much).
+    RecordThenStall { after: usize },
 }
 
 /// What the server observed, for assertions.
@@ -62,36 +73,75 @@ pub struct Observed {
     /// Request headers of each handshake, lower-case names.
     pub headers: Vec<Vec<(String, String)>>,
     pub connections: usize,
+    /// Messages [`Behaviour::Push`] has handed to its socket so far (in steps of 1024).
+    pub pushed: usize,
+    /// Bytes waiting unread in the socket of a [`Behaviour::RecordThenStall`] server.
+    pub unread: usize,
 }
 
 pub struct TestServer {
     pub addr: SocketAddr,
     pub observed: Arc<Mutex<Observed>>,
     pushes: tokio::sync::broadcast::Sender<Message>,
+    /// The accept loop; it owns the connections (see [`TestServer::stop`]).
+    accept_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
     pub async fn start(behaviour: Behaviour) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        TestServer::start_on("127.0.0.1:0".parse().unwrap(), behaviour).await
+    }
+
+    /// A server on this address: a test restarting a server binds the port the
+    /// first one had (tokio sets SO_REUSEADDR, so the old connections do not block it).
+    pub async fn start_on(addr: SocketAddr, behaviour: Behaviour) -> TestServer {
+        let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let observed = Arc::new(Mutex::new(Observed::default()));
         let shared = Arc::clone(&observed);
         let (pushes, _) = tokio::sync::broadcast::channel(16);
         let push_tx = pushes.clone();
-        tokio::spawn(async move {
+        let accept_task = tokio::spawn(async move {
+            // Dropped with the accept loop, which aborts every connection.
+            let mut connections = tokio::task::JoinSet::new();
             while let Ok((tcp, _)) = listener.accept().await {
                 let behaviour = behaviour.clone();
                 let observed = Arc::clone(&shared);
                 // Subscribed before the handshake: a client that is connected
                 // gets every push sent after that.
                 let push_rx = push_tx.subscribe();
-                tokio::spawn(serve(tcp, behaviour, observed, push_rx));
+                connections.spawn(serve(tcp, behaviour, observed, push_rx));
+                while connections.try_join_next().is_some() {}
             }
         });
         TestServer {
             addr,
             observed,
             pushes,
+            accept_task: Some(accept_task),
+        }
+    }
+
+    /// Kills the server as a crash would: the listener and every connection are
+    /// dropped at once, without a Close (unread data makes the kernel send a
+    /// reset). Returns once the listening socket is closed, so the port can be
+    /// bound again. What it observed stays readable.
+    pub async fn stop(&mut self) {
+        if let Some(task) = self.accept_task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Waits (bounded) until what the server observed satisfies `ready`.
+    pub async fn wait_until(&self, what: &str, ready: impl Fn(&Observed) -> bool) {
+        let deadline = tokio::time::Instant::now() + LINE_DEADLINE;
+        while !ready(&self.observed.lock().unwrap()) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server never saw {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 
@@ -129,6 +179,7 @@ impl TestServer {
             addr,
             observed,
             pushes,
+            accept_task: None,
         }
     }
 
@@ -160,13 +211,31 @@ impl TestServer {
     }
 }
 
+/// A stream that can tell how many bytes wait unread in it.
+pub trait Peek {
+    /// Bytes readable now (waits until there is at least one).
+    fn unread(&self, buf: &mut [u8]) -> impl std::future::Future<Output = usize>;
+}
+
+impl Peek for tokio::net::TcpStream {
+    async fn unread(&self, buf: &mut [u8]) -> usize {
+        self.peek(buf).await.unwrap_or(0)
+    }
+}
+
+impl<S> Peek for tokio_rustls::server::TlsStream<S> {
+    async fn unread(&self, _: &mut [u8]) -> usize {
+        std::future::pending().await
+    }
+}
+
 async fn serve<S>(
     tcp: S,
     behaviour: Behaviour,
     observed: Arc<Mutex<Observed>>,
     mut pushes: tokio::sync::broadcast::Receiver<Message>,
 ) where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Peek,
 {
     let headers_seen = Arc::clone(&observed);
     let reject = behaviour.clone();
@@ -260,7 +329,11 @@ async fn serve<S>(
                 if ws.feed(Message::text(format!("msg-{i}"))).await.is_err() {
                     return;
                 }
+                if i % 1024 == 1023 {
+                    observed.lock().unwrap().pushed = i + 1;
+                }
             }
+            observed.lock().unwrap().pushed = count;
             let _ = ws.flush().await;
             let _ = ws.close(Some(close_frame(1000, ""))).await;
             while let Some(Ok(message)) = ws.next().await {
@@ -305,6 +378,50 @@ async fn serve<S>(
             // socket open for a while, then let it drop.
             tokio::time::sleep(Duration::from_secs(30)).await;
             drop(ws);
+        }
+        Behaviour::SendWhileRecording { messages } => {
+            let (mut tx, mut rx) = ws.split();
+            let sending = async move {
+                for m in messages {
+                    if tx.feed(m).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = tx.flush().await;
+            };
+            let reading = async {
+                while let Some(Ok(message)) = rx.next().await {
+                    record(message);
+                }
+            };
+            tokio::pin!(sending, reading);
+            tokio::select! {
+                () = &mut reading => {}
+                () = &mut sending => reading.await,
+            }
+        }
+        Behaviour::RecordWhenReleased { mut go } => {
+            let _ = go.wait_for(|go| *go).await;
+            while let Some(Ok(message)) = ws.next().await {
+                record(message);
+            }
+        }
+        Behaviour::RecordThenStall { after } => {
+            let mut seen = 0;
+            while seen < after {
+                let Some(Ok(message)) = ws.next().await else {
+                    return;
+                };
+                seen += usize::from(message.is_text() || message.is_binary());
+                record(message);
+            }
+            // Peeking reads nothing: the bytes stay where a crash would find them.
+            let mut buf = vec![0u8; 4 << 20];
+            loop {
+                let unread = ws.get_ref().unread(&mut buf).await;
+                observed.lock().unwrap().unread = unread;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
         }
         Behaviour::Drop => drop(ws),
         Behaviour::Reject { .. } => {}
@@ -536,6 +653,49 @@ impl Listener {
             rest.push(line);
         }
         (status.code().unwrap_or(-1), stdout, rest)
+    }
+}
+
+/// The peak resident set size so far of process `pid`, in KiB (Linux `VmHWM`);
+/// None once the process is gone.
+pub fn peak_rss_kib_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Watches the peak RSS of a running process: polls [`peak_rss_kib_of`] every 10 ms
+/// until the process is gone. `VmHWM` only grows, so the last reading before the
+/// exit is the peak, give or take what the last few milliseconds added.
+pub struct RssWatch {
+    peak: Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RssWatch {
+    pub fn start(pid: u32) -> RssWatch {
+        let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let seen = Arc::clone(&peak);
+        let task = tokio::spawn(async move {
+            while let Some(kib) = peak_rss_kib_of(pid) {
+                seen.fetch_max(kib, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        RssWatch { peak, task }
+    }
+
+    /// The highest reading so far, in KiB.
+    pub fn peak_kib(&self) -> u64 {
+        self.peak.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stops watching; the peak seen, in KiB.
+    pub fn stop(self) -> u64 {
+        self.task.abort();
+        self.peak_kib()
     }
 }
 
