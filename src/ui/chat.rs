@@ -455,16 +455,7 @@ impl Completer for ChatHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<String>)> {
-        let typed = &line[..pos];
-        if !typed.starts_with('/') || typed.contains(char::is_whitespace) {
-            return Ok((0, Vec::new()));
-        }
-        let candidates = COMMANDS
-            .iter()
-            .filter(|command| command.starts_with(typed))
-            .map(|command| command.to_string())
-            .collect();
-        Ok((0, candidates))
+        Ok((0, terminal::complete_slash_command(line, pos, &COMMANDS)))
     }
 }
 

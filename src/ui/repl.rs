@@ -69,8 +69,8 @@ an unbalanced JSON value ({ or [ not closed) continues on the next line;
 /quit                    close with 1000 and exit 0 (also Ctrl-D)
 Ctrl-C clears the line; on an empty line it closes with 1000 and exits 130";
 
-const COMMANDS: [&str; 8] = [
-    "/binary", "/close", "/file", "/help", "/ping", "/pong", "/quit", "//",
+const COMMANDS: [&str; 7] = [
+    "/binary", "/close", "/file", "/help", "/ping", "/pong", "/quit",
 ];
 
 /// Pings sent with `/ping` and not answered yet: payload and when it went out.
@@ -463,16 +463,7 @@ impl Completer for ReplHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<String>)> {
-        let typed = &line[..pos];
-        if !typed.starts_with('/') || typed.contains(char::is_whitespace) {
-            return Ok((0, Vec::new()));
-        }
-        let candidates = COMMANDS
-            .iter()
-            .filter(|command| command.starts_with(typed) && **command != "//")
-            .map(|command| command.to_string())
-            .collect();
-        Ok((0, candidates))
+        Ok((0, terminal::complete_slash_command(line, pos, &COMMANDS)))
     }
 }
 

@@ -545,3 +545,17 @@ pub fn close_description(frame: Option<&CloseFrame>) -> String {
         None => "connection closed (no status code)".to_string(),
     }
 }
+
+/// Tab completion of slash commands: the commands that start with what is typed
+/// before the cursor, while it is still one word starting with `/`.
+pub fn complete_slash_command(line: &str, pos: usize, commands: &[&str]) -> Vec<String> {
+    let typed = &line[..pos];
+    if !typed.starts_with('/') || typed.contains(char::is_whitespace) {
+        return Vec::new();
+    }
+    commands
+        .iter()
+        .filter(|command| command.starts_with(typed))
+        .map(|command| command.to_string())
+        .collect()
+}
