@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -379,6 +379,37 @@ pub struct CompletionsArgs {
 }
 
 /// Parses `250ms`, `10s`, `2m`, `1h 30m`; a bare number means seconds.
+/// Parses the process's command line, exiting with clap's message (code 2) on a usage
+/// error. `--color` also governs clap's own help and error output, which is otherwise
+/// decided before any argument is parsed.
+pub fn parse() -> Cli {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let color = match color_in_args(&args) {
+        Some(ColorChoice::Always) => clap::ColorChoice::Always,
+        Some(ColorChoice::Never) => clap::ColorChoice::Never,
+        Some(ColorChoice::Auto) | None => clap::ColorChoice::Auto,
+    };
+    let matches = Cli::command().color(color).get_matches_from(args);
+    Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
+}
+
+/// The last `--color X` / `--color=X` before `--`, if it names a valid choice.
+fn color_in_args(args: &[std::ffi::OsString]) -> Option<ColorChoice> {
+    let mut choice = None;
+    let mut args = args.iter().skip(1).filter_map(|a| a.to_str());
+    while let Some(arg) = args.next() {
+        let value = match arg {
+            "--" => break,
+            "--color" => args.next(),
+            _ => arg.strip_prefix("--color="),
+        };
+        if let Some(parsed) = value.and_then(|v| ColorChoice::from_str(v, false).ok()) {
+            choice = Some(parsed);
+        }
+    }
+    choice
+}
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<f64>() {
@@ -415,11 +446,33 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn color_is_found_before_clap_parses() {
+        let args = |list: &[&str]| list.iter().map(Into::into).collect::<Vec<_>>();
+        assert_eq!(color_in_args(&args(&["wspipe", "connect"])), None);
+        assert_eq!(
+            color_in_args(&args(&["wspipe", "--color", "never", "connect"])),
+            Some(ColorChoice::Never)
+        );
+        assert_eq!(
+            color_in_args(&args(&[
+                "wspipe",
+                "connect",
+                "--color=always",
+                "--color=never"
+            ])),
+            Some(ColorChoice::Never)
+        );
+        assert_eq!(
+            color_in_args(&args(&["wspipe", "send", "--", "--color=never"])),
+            None
+        );
     }
 
     #[test]

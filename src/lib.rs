@@ -16,6 +16,7 @@ use crate::exit::{Exit, exit_code_of, is_broken_pipe};
 /// having printed the one-line error (if any) on stderr.
 pub fn run(cli: cli::Cli) -> Exit {
     conn::tls::install_crypto_provider();
+    let stderr_style = ui::style::Style::for_stderr(cli.global.color);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -35,7 +36,7 @@ pub fn run(cli: cli::Cli) -> Exit {
         Err(err) => {
             let code = exit_code_of(&err);
             if code != Exit::Interrupted {
-                eprintln!("error: {err:#}");
+                eprintln!("{} {err:#}", stderr_style.error("error:"));
             }
             code
         }

@@ -2,9 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = wspipe::cli::Cli::parse();
+    let cli = wspipe::cli::parse();
     ExitCode::from(wspipe::run(cli) as u8)
 }
