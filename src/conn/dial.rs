@@ -100,7 +100,10 @@ pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
             Some(config) => {
                 let stream = super::tls::handshake(tcp, host, config).await?;
                 if opts.verbose {
-                    eprintln!("{}", super::tls::session_summary(&stream));
+                    crate::ui::progress::eprintln(format_args!(
+                        "{}",
+                        super::tls::session_summary(&stream)
+                    ));
                 }
                 MaybeTlsStream::Rustls(stream)
             }
@@ -260,7 +263,7 @@ fn print_request(request: &Request) {
     for (name, value) in request.headers() {
         out.push_str(&format!("> {}: {}\n", name, redacted(name.as_str(), value)));
     }
-    eprintln!("{out}>");
+    crate::ui::progress::eprintln(format_args!("{out}>"));
 }
 
 fn print_response(response: &Response) {
@@ -268,7 +271,7 @@ fn print_response(response: &Response) {
     for (name, value) in response.headers() {
         out.push_str(&format!("< {}: {}\n", name, redacted(name.as_str(), value)));
     }
-    eprintln!("{out}<");
+    crate::ui::progress::eprintln(format_args!("{out}<"));
 }
 
 /// How long to wait before reconnect attempt `attempt` (0-based): exponential from

@@ -228,7 +228,7 @@ pub async fn connect_tcp(
         });
     };
     if verbose {
-        eprintln!("* proxy {proxy} (from {})", proxy.source);
+        crate::ui::progress::eprintln(format_args!("* proxy {proxy} (from {})", proxy.source));
     }
     let mut tcp = TcpStream::connect((proxy.host.as_str(), proxy.port))
         .await
@@ -271,7 +271,7 @@ async fn tunnel(
     }
     request.push_str("\r\n");
     if verbose {
-        eprintln!("{shown}>");
+        crate::ui::progress::eprintln(format_args!("{shown}>"));
     }
     let io_error = |e: std::io::Error| {
         coded(
@@ -310,7 +310,7 @@ async fn tunnel(
         for line in std::iter::once(status_line.as_str()).chain(lines) {
             out.push_str(&format!("< {}\n", for_terminal(line)));
         }
-        eprintln!("{out}<");
+        crate::ui::progress::eprintln(format_args!("{out}<"));
     }
     let status_shown = for_terminal(&status_line).into_owned();
     let code = status_line

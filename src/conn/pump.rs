@@ -138,7 +138,7 @@ pub trait EventSink: Send {
     /// A status line for a person (connected, reconnecting, warnings). Stderr by
     /// default; the REPL prints it above its prompt instead.
     fn notice(&mut self, line: String) -> impl Future<Output = ()> + Send {
-        async move { eprintln!("{line}") }
+        async move { crate::ui::progress::eprintln(line) }
     }
 }
 

@@ -62,7 +62,9 @@ impl TlsCache {
         }
         let config = Arc::new(client_config(args)?);
         if args.insecure && !quiet {
-            eprintln!("warning: -k/--insecure: the server's TLS certificate is not verified");
+            crate::ui::progress::eprintln(format_args!(
+                "warning: -k/--insecure: the server's TLS certificate is not verified"
+            ));
         }
         *slot = Some(Arc::clone(&config));
         Ok(config)

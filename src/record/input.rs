@@ -256,7 +256,7 @@ fn with_progress(
 
 fn finish_progress(bar: Option<indicatif::ProgressBar>) {
     if let Some(bar) = bar {
-        bar.finish_and_clear();
+        crate::ui::progress::finish_bar(bar);
     }
 }
 
