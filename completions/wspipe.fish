@@ -59,7 +59,7 @@ binary\t'All of stdin (or each --file) is one binary message'"
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -s o -l output -d 'How each received message is written' -r -f -a "text\t'Text messages verbatim plus a newline; binary messages as raw bytes'
 json\t'One compact JSON value per message (always valid JSON Lines)'
 events\t'One JSON object per event: open, text, binary, ping, pong, close, error'"
-complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l close-timeout -d 'After sending Close, wait this long for the peer\'s Close' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l close-timeout -d 'After sending Close, wait for the peer\'s Close until it has been silent this long' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l count -d 'Close after this many messages were received' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l timeout -d 'A deadline for the whole run (exit 4 when it passes)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l color -d 'When to use colour on the terminal' -r -f -a "auto\t'Colour when the output is a terminal and NO_COLOR is unset'
@@ -99,7 +99,7 @@ binary\t'All of stdin (or each --file) is one binary message'"
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -s o -l output -d 'How each received message is written' -r -f -a "text\t'Text messages verbatim plus a newline; binary messages as raw bytes'
 json\t'One compact JSON value per message (always valid JSON Lines)'
 events\t'One JSON object per event: open, text, binary, ping, pong, close, error'"
-complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l close-timeout -d 'After sending Close, wait this long for the peer\'s Close' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l close-timeout -d 'After sending Close, wait for the peer\'s Close until it has been silent this long' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l wait -d 'Close after this many replies' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l expect -d 'Close as soon as a reply matches this regular expression (repeatable: all must match)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l expect-json -d 'Close as soon as a reply\'s JSON value at POINTER equals VALUE, e.g. /status="ok" (repeatable: all must match)' -r

@@ -216,7 +216,7 @@ pub enum OutputFormat {
 /// When a client session ends.
 #[derive(Debug, Args, Clone)]
 pub struct LifecycleArgs {
-    /// After sending Close, wait this long for the peer's Close
+    /// After sending Close, wait for the peer's Close until it has been silent this long
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub close_timeout: Duration,
 
@@ -278,7 +278,7 @@ pub struct SendArgs {
     #[command(flatten)]
     pub format: FormatArgs,
 
-    /// After sending Close, wait this long for the peer's Close
+    /// After sending Close, wait for the peer's Close until it has been silent this long
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub close_timeout: Duration,
 

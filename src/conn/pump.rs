@@ -493,6 +493,12 @@ where
             next = rx.next() => {
                 unflushed = true;
                 let Some(next) = next else { break };
+                if let Some(at) = deadline.as_mut() {
+                    // The close wait counts the peer's silence: a peer still
+                    // answering a backlog is not cut off in mid-answer.
+                    *at = tokio::time::Instant::now() + cfg.close_timeout;
+                    close_wait.as_mut().reset(*at);
+                }
                 let message = match next {
                     Ok(message) => message,
                     Err(err) => {

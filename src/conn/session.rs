@@ -147,7 +147,7 @@ async fn run_until_closed<E: EventSink>(
         }
         if finished.close_timed_out && !session.quiet {
             sink.notice(format!(
-                "warning: no close frame from the peer within {} (--close-timeout)",
+                "warning: the peer went {} without a word after our Close (--close-timeout)",
                 humantime::format_duration(session.pump.close_timeout)
             ))
             .await;

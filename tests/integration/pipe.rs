@@ -254,6 +254,47 @@ async fn timeout_passes_exits_4() {
 }
 
 #[tokio::test]
+async fn close_wait_lasts_while_the_peer_is_still_answering() {
+    // 30 echoes at 40ms each: the last arrives about 1.2s after our Close, far past
+    // a 300ms --close-timeout, but the peer never goes 300ms without a word.
+    let server = TestServer::start(Behaviour::SlowEcho {
+        delay: std::time::Duration::from_millis(40),
+    })
+    .await;
+    let input = numbered_lines(30);
+    let out = run(
+        &["connect", "--close-timeout", "300ms", &server.url()],
+        &input,
+    )
+    .await;
+    assert_eq!(
+        out.stdout(),
+        String::from_utf8(input).unwrap(),
+        "stderr: {}",
+        out.stderr
+    );
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+}
+
+#[tokio::test]
+async fn close_wait_ends_when_the_peer_goes_silent() {
+    // Silent never reads, so our Close is never answered.
+    let server = TestServer::start(Behaviour::Silent).await;
+    let started = std::time::Instant::now();
+    let out = run(
+        &["connect", "--close-timeout", "300ms", &server.url()],
+        b"a\n",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "warning: the peer went 300ms without a word after our Close (--close-timeout)\n"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[tokio::test]
 async fn no_close_keeps_reading_after_eof() {
     let server = TestServer::start(Behaviour::SendThenClose {
         messages: vec![Message::text("late")],

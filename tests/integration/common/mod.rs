@@ -61,6 +61,9 @@ pub enum Behaviour {
     /// Record the first `after` data messages, then stop reading: what the client
     /// sends next piles up unread in the kernel ([`Observed::unread`] says how much).
     RecordThenStall { after: usize },
+    /// Echo like [`Behaviour::Echo`], taking `delay` over each message: a server
+    /// still working through a backlog when the client's Close arrives.
+    SlowEcho { delay: Duration },
 }
 
 /// What the server observed, for assertions.
@@ -304,6 +307,18 @@ async fn serve<S>(
                     }
                 } else {
                     record(message);
+                }
+            }
+        }
+        Behaviour::SlowEcho { delay } => {
+            while let Some(Ok(message)) = ws.next().await {
+                let data = message.is_text() || message.is_binary();
+                record(message.clone());
+                if data {
+                    tokio::time::sleep(delay).await;
+                    if ws.send(message).await.is_err() {
+                        break;
+                    }
                 }
             }
         }
