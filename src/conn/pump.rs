@@ -155,10 +155,23 @@ pub struct Tagged {
 pub struct EventTx {
     pub tx: mpsc::Sender<Vec<Tagged>>,
     pub client: Option<u64>,
-    pending: Vec<Tagged>,
+    pending: Vec<Held>,
+    /// The payloads of the small data messages in `pending`, back to back.
+    data: Vec<u8>,
     pending_bytes: usize,
     /// Messages per batch at most (1 when stdout is a terminal: shown at once).
     batch: usize,
+}
+
+/// A batched event. Small payloads are copied out of tungstenite's read buffer:
+/// a message held there keeps the buffer shared, and tungstenite then reads into
+/// a fresh few-KiB buffer each time, one small read per few messages.
+enum Held {
+    Event(Event),
+    /// Text or binary ending at this offset of `data` (starting where the one
+    /// before ended).
+    Text(usize),
+    Binary(usize),
 }
 
 /// A clone shares the output, not what this one has batched.
@@ -170,6 +183,9 @@ impl Clone for EventTx {
 
 /// A batch is handed over once it holds this many bytes of data, whatever its count.
 const BATCH_BYTES: usize = 256 << 10;
+/// Payloads up to this size are copied into the batch; bigger ones have their own
+/// buffer in tungstenite anyway, and copying them would cost more than it saves.
+const COPY_MAX: usize = 16 << 10;
 
 impl EventTx {
     pub fn new(tx: mpsc::Sender<Vec<Tagged>>, client: Option<u64>, batch: usize) -> EventTx {
@@ -177,6 +193,7 @@ impl EventTx {
             tx,
             client,
             pending: Vec::new(),
+            data: Vec::new(),
             pending_bytes: 0,
             batch: batch.max(1),
         }
@@ -191,33 +208,68 @@ impl EventTx {
         if self.pending.is_empty() {
             return !self.tx.is_closed();
         }
+        let copied = self.data.len();
         self.pending_bytes = 0;
-        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(self.batch));
+        // One buffer for the batch, sliced: the writer drops every reference.
+        let data = Bytes::from(std::mem::replace(
+            &mut self.data,
+            Vec::with_capacity(copied),
+        ));
+        let mut start = 0;
+        let client = self.client;
+        let mut batch = Vec::with_capacity(self.pending.len());
+        for held in self.pending.drain(..) {
+            let event = match held {
+                Held::Event(event) => event,
+                Held::Text(end) => {
+                    let text = data.slice(start..end);
+                    start = end;
+                    Event::Text(Utf8Bytes::try_from(text).expect("a copy of a text message"))
+                }
+                Held::Binary(end) => {
+                    let bytes = data.slice(start..end);
+                    start = end;
+                    Event::Binary(bytes)
+                }
+            };
+            batch.push(Tagged { client, event });
+        }
         self.tx.send(batch).await.is_ok()
     }
 }
 
 impl EventSink for EventTx {
     async fn emit(&mut self, event: Event) -> bool {
-        let size = match &event {
-            Event::Text(text) => Some(text.len()),
-            Event::Binary(data) => Some(data.len()),
-            _ => None,
-        };
-        let client = self.client;
-        self.pending.push(Tagged { client, event });
-        match size {
+        let (held, size) = match event {
+            Event::Text(text) if text.len() <= COPY_MAX => {
+                self.data.extend_from_slice(text.as_bytes());
+                (Held::Text(self.data.len()), text.len())
+            }
+            Event::Binary(bytes) if bytes.len() <= COPY_MAX => {
+                self.data.extend_from_slice(&bytes);
+                (Held::Binary(self.data.len()), bytes.len())
+            }
+            Event::Text(ref text) => {
+                let size = text.len();
+                (Held::Event(event), size)
+            }
+            Event::Binary(ref bytes) => {
+                let size = bytes.len();
+                (Held::Event(event), size)
+            }
             // Anything but data (open, close, errors) is handed over at once: it
             // may be the last thing said before the sink is dropped.
-            None => self.hand_over().await,
-            Some(size) => {
-                self.pending_bytes += size;
-                if self.pending.len() >= self.batch || self.pending_bytes >= BATCH_BYTES {
-                    self.hand_over().await
-                } else {
-                    true
-                }
+            other => {
+                self.pending.push(Held::Event(other));
+                return self.hand_over().await;
             }
+        };
+        self.pending.push(held);
+        self.pending_bytes += size;
+        if self.pending.len() >= self.batch || self.pending_bytes >= BATCH_BYTES {
+            self.hand_over().await
+        } else {
+            true
         }
     }
 
