@@ -555,9 +555,8 @@ where
                 if keepalive {
                     last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
                 }
-                let event = match message {
-                    Message::Text(ref text) => Event::Text(text.clone()),
-                    Message::Binary(ref data) => Event::Binary(data.clone()),
+                let message = match message {
+                    Message::Text(_) | Message::Binary(_) => message,
                     Message::Ping(data) => {
                         if cfg.show_control && output_open {
                             output_open = sink.emit(Event::Ping(data)).await;
@@ -594,13 +593,14 @@ where
                 if done {
                     // Already closing: what still arrives is shown, but counts no more.
                     if output_open {
-                        output_open = sink.emit(event).await;
+                        output_open = sink.emit(data_event(message)).await;
                     }
                     continue;
                 }
                 end.received += 1;
                 let finished = done_when.as_mut().is_some_and(|check| check(&message));
-                if cfg.echo {
+                let event = if cfg.echo {
+                    let event = data_event(message.clone());
                     // Wait until the echo is out before reading on: once tungstenite
                     // has read the peer's Close it refuses to send anything else, so
                     // reading ahead would lose the echoes of the last messages. It
@@ -609,7 +609,10 @@ where
                     if cmds.send(WriterCmd::Echo(message, sent_tx)).await.is_ok() {
                         let _ = sent.await;
                     }
-                }
+                    event
+                } else {
+                    data_event(message)
+                };
                 if output_open && !sink.emit(event).await {
                     output_open = false;
                     let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::OutputClosed)).await;
@@ -634,6 +637,14 @@ where
         sink.idle().await;
     }
     end
+}
+
+/// The event of a received text or binary message.
+fn data_event(message: Message) -> Event {
+    match message {
+        Message::Text(text) => Event::Text(text),
+        other => Event::Binary(other.into_data()),
+    }
 }
 
 /// Turns a read error into the error the user sees; a too-large message also gets
