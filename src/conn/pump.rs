@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{Sink, SinkExt, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::WebSocketStream;
@@ -410,6 +410,8 @@ enum WriterState {
 
 /// Messages fed per flush at most; bounds how much a failed flush puts back.
 const BURST: usize = 512;
+/// Messages read in a row before the reader looks at the writer's state again.
+const DRAIN: usize = 64;
 
 /// Drives one connection until it closes. `shutdown` carries a close code to send
 /// when it changes to `Some` (Ctrl-C: 1000, server shutdown: 1001).
@@ -525,112 +527,135 @@ where
     tokio::pin!(close_wait);
     // Only a keepalive needs to know when we last heard from the peer.
     let keepalive = cfg.ping_interval.is_some() || cfg.ping_timeout.is_some();
+    // Messages taken in a row straight from the stream, without the select.
+    let mut streak = 0;
     loop {
-        tokio::select! {
-            biased;
-            state = writer_state.recv(), if writer_alive => match state {
-                None => writer_alive = false,
-                Some(WriterState::CloseSent) if deadline.is_none() => {
-                    let at = tokio::time::Instant::now() + cfg.close_timeout;
-                    deadline = Some(at);
-                    close_wait.as_mut().reset(at);
+        // While messages are ready they are taken straight from the stream: the
+        // select, polling the writer's state every time, costs more than a small
+        // message. Every DRAIN messages, and whenever the stream has nothing
+        // ready, the select below runs (and registers the real waker).
+        let ready = if streak < DRAIN {
+            rx.next().now_or_never()
+        } else {
+            None
+        };
+        let next = match ready {
+            Some(next) => {
+                streak += 1;
+                next
+            }
+            None => {
+                streak = 0;
+                tokio::select! {
+                    biased;
+                    state = writer_state.recv(), if writer_alive => {
+                        match state {
+                            None => writer_alive = false,
+                            Some(WriterState::CloseSent) if deadline.is_none() => {
+                                let at = tokio::time::Instant::now() + cfg.close_timeout;
+                                deadline = Some(at);
+                                close_wait.as_mut().reset(at);
+                            }
+                            Some(WriterState::Failed) => break,
+                            Some(_) => {}
+                        }
+                        continue;
+                    }
+                    () = &mut close_wait, if deadline.is_some() => {
+                        end.close_timed_out = true;
+                        break;
+                    }
+                    next = rx.next() => next,
+                    // Polled only when every branch above is pending: nothing more
+                    // to read for now, so the sink hands over what it batched.
+                    () = std::future::ready(()), if unflushed => {
+                        unflushed = false;
+                        if output_open && !sink.idle().await {
+                            output_open = false;
+                            let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::OutputClosed)).await;
+                        }
+                        continue;
+                    }
                 }
-                Some(WriterState::Failed) => break,
-                Some(_) => {}
-            },
-            () = &mut close_wait, if deadline.is_some() => {
-                end.close_timed_out = true;
+            }
+        };
+        unflushed = true;
+        let Some(next) = next else { break };
+        let message = match next {
+            Ok(message) => message,
+            Err(err) => {
+                end.failure = Some(read_failure(err, cfg, &cmds).await);
                 break;
             }
-            next = rx.next() => {
-                unflushed = true;
-                let Some(next) = next else { break };
-                let message = match next {
-                    Ok(message) => message,
-                    Err(err) => {
-                        end.failure = Some(read_failure(err, cfg, &cmds).await);
-                        break;
-                    }
-                };
-                if keepalive {
-                    last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        };
+        if keepalive {
+            last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
+        let message = match message {
+            Message::Text(_) | Message::Binary(_) => message,
+            Message::Ping(data) => {
+                if cfg.show_control && output_open {
+                    output_open = sink.emit(Event::Ping(data)).await;
                 }
-                let message = match message {
-                    Message::Text(_) | Message::Binary(_) => message,
-                    Message::Ping(data) => {
-                        if cfg.show_control && output_open {
-                            output_open = sink.emit(Event::Ping(data)).await;
-                        }
+                continue;
+            }
+            Message::Pong(data) => {
+                // Answers to our own confirmation requests are bookkeeping,
+                // not something the peer said.
+                if let Some(confirmed) = confirmed {
+                    if let Some(count) = delivery::confirmed_by(&data) {
+                        confirmed.send_if_modified(|c| {
+                            let newer = count > *c;
+                            *c = (*c).max(count);
+                            newer
+                        });
                         continue;
                     }
-                    Message::Pong(data) => {
-                        // Answers to our own confirmation requests are bookkeeping,
-                        // not something the peer said.
-                        if let Some(confirmed) = confirmed {
-                            if let Some(count) = delivery::confirmed_by(&data) {
-                                confirmed.send_if_modified(|c| {
-                                    let newer = count > *c;
-                                    *c = (*c).max(count);
-                                    newer
-                                });
-                                continue;
-                            }
-                        }
-                        if cfg.show_control && output_open {
-                            output_open = sink.emit(Event::Pong(data)).await;
-                        }
-                        continue;
-                    }
-                    Message::Close(frame) => {
-                        if output_open {
-                            sink.emit(Event::Close(frame.clone())).await;
-                        }
-                        end.peer_close = Some(frame);
-                        break;
-                    }
-                    Message::Frame(_) => continue,
-                };
-                if done {
-                    // Already closing: what still arrives is shown, but counts no more.
-                    if output_open {
-                        output_open = sink.emit(data_event(message)).await;
-                    }
-                    continue;
                 }
-                end.received += 1;
-                let finished = done_when.as_mut().is_some_and(|check| check(&message));
-                let event = if cfg.echo {
-                    let event = data_event(message.clone());
-                    // Wait until the echo is out before reading on: once tungstenite
-                    // has read the peer's Close it refuses to send anything else, so
-                    // reading ahead would lose the echoes of the last messages. It
-                    // also slows a peer that sends faster than it reads.
-                    let (sent_tx, sent) = oneshot::channel();
-                    if cmds.send(WriterCmd::Echo(message, sent_tx)).await.is_ok() {
-                        let _ = sent.await;
-                    }
-                    event
-                } else {
-                    data_event(message)
-                };
-                if output_open && !sink.emit(event).await {
-                    output_open = false;
-                    let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::OutputClosed)).await;
+                if cfg.show_control && output_open {
+                    output_open = sink.emit(Event::Pong(data)).await;
                 }
-                if finished {
-                    done = true;
-                    let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::Done)).await;
-                }
+                continue;
             }
-            // Polled only when every branch above is pending: nothing more to
-            // read for now, so the sink hands over what it batched.
-            () = std::future::ready(()), if unflushed => {
-                unflushed = false;
-                if output_open && !sink.idle().await {
-                    output_open = false;
-                    let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::OutputClosed)).await;
+            Message::Close(frame) => {
+                if output_open {
+                    sink.emit(Event::Close(frame.clone())).await;
                 }
+                end.peer_close = Some(frame);
+                break;
             }
+            Message::Frame(_) => continue,
+        };
+        if done {
+            // Already closing: what still arrives is shown, but counts no more.
+            if output_open {
+                output_open = sink.emit(data_event(message)).await;
+            }
+            continue;
+        }
+        end.received += 1;
+        let finished = done_when.as_mut().is_some_and(|check| check(&message));
+        let event = if cfg.echo {
+            let event = data_event(message.clone());
+            // Wait until the echo is out before reading on: once tungstenite
+            // has read the peer's Close it refuses to send anything else, so
+            // reading ahead would lose the echoes of the last messages. It
+            // also slows a peer that sends faster than it reads.
+            let (sent_tx, sent) = oneshot::channel();
+            if cmds.send(WriterCmd::Echo(message, sent_tx)).await.is_ok() {
+                let _ = sent.await;
+            }
+            event
+        } else {
+            data_event(message)
+        };
+        if output_open && !sink.emit(event).await {
+            output_open = false;
+            let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::OutputClosed)).await;
+        }
+        if finished {
+            done = true;
+            let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::Done)).await;
         }
     }
     if output_open {
