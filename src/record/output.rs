@@ -22,12 +22,13 @@ pub struct OutputOptions {
     pub terminal: bool,
 }
 
-/// Received events buffered between the socket and stdout at most; when stdout is
-/// slow the pump stops reading the socket instead of growing this.
-const EVENT_QUEUE: usize = 16;
+/// Received event batches buffered between the socket and stdout at most; when
+/// stdout is slow the pump stops reading the socket instead of growing this.
+const EVENT_QUEUE: usize = 4;
 /// Received messages per batch into that queue at most (fewer when they are big):
-/// so at most 16 x 256 messages, or 16 x 256 KiB plus one message, wait for stdout.
-const EVENT_BATCH: usize = 256;
+/// so at most 4 x 1024 messages, or 4 x 256 KiB plus one message, wait for stdout.
+/// Big batches: each hand-over may have to wake the writer thread.
+const EVENT_BATCH: usize = 1024;
 
 /// The output thread: join it to be sure everything was written.
 pub struct OutputWriter {
