@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{Sink, SinkExt, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::WebSocketStream;
@@ -142,20 +142,117 @@ pub trait EventSink: Send {
     }
 }
 
-/// An event with the client it came from (`listen` numbers its clients).
-#[derive(Debug)]
-pub struct Tagged {
+/// Received events of one sink, in order, as the output writer gets them, with
+/// the client they came from (`listen` numbers its clients). Small payloads are
+/// copied out of tungstenite's read buffer, back to back: a message held there
+/// keeps that buffer shared, and tungstenite then reads into a fresh few-KiB buffer
+/// each time, one small read per few messages.
+#[derive(Debug, Default)]
+pub struct Batch {
     pub client: Option<u64>,
-    pub event: Event,
+    held: Vec<Held>,
+    text: String,
+    binary: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum Held {
+    /// A text message ending at this offset of `text` (starting where the one
+    /// before ended).
+    Text(usize),
+    /// The same in `binary`.
+    Binary(usize),
+    /// Anything else, big data messages included (boxed: a batch is mostly data).
+    Other(Box<Event>),
+}
+
+/// One event of a [`Batch`].
+#[derive(Debug, Clone, Copy)]
+pub enum Received<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+    Other(&'a Event),
+}
+
+impl Batch {
+    /// An empty batch sized like `like`.
+    fn like(client: Option<u64>, like: &Batch) -> Batch {
+        Batch {
+            client,
+            held: Vec::with_capacity(like.held.len()),
+            text: String::with_capacity(like.text.len()),
+            binary: Vec::with_capacity(like.binary.len()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// A batch of one event.
+    pub fn of(client: Option<u64>, event: Event) -> Batch {
+        let mut batch = Batch {
+            client,
+            ..Batch::default()
+        };
+        batch.push(event);
+        batch
+    }
+
+    /// Adds an event; returns the size of its data.
+    fn push(&mut self, event: Event) -> usize {
+        let (held, size) = match event {
+            Event::Text(text) if text.len() <= COPY_MAX => {
+                self.text.push_str(&text);
+                (Held::Text(self.text.len()), text.len())
+            }
+            Event::Binary(bytes) if bytes.len() <= COPY_MAX => {
+                self.binary.extend_from_slice(&bytes);
+                (Held::Binary(self.binary.len()), bytes.len())
+            }
+            other => {
+                let size = match &other {
+                    Event::Text(text) => text.len(),
+                    Event::Binary(bytes) => bytes.len(),
+                    _ => 0,
+                };
+                (Held::Other(Box::new(other)), size)
+            }
+        };
+        self.held.push(held);
+        size
+    }
+
+    /// The events in order.
+    pub fn iter(&self) -> impl Iterator<Item = Received<'_>> {
+        let (mut text_at, mut binary_at) = (0, 0);
+        self.held.iter().map(move |held| match held {
+            Held::Text(end) => {
+                let text = &self.text[text_at..*end];
+                text_at = *end;
+                Received::Text(text)
+            }
+            Held::Binary(end) => {
+                let bytes = &self.binary[binary_at..*end];
+                binary_at = *end;
+                Received::Binary(bytes)
+            }
+            Held::Other(event) => Received::Other(event),
+        })
+    }
 }
 
 /// The usual sink: a bounded channel to an output writer, tagging each event.
 /// Data messages go in batches, handed over when a batch is full or the socket
 /// goes idle: one wake-up of the writer per burst instead of one per message.
 pub struct EventTx {
-    pub tx: mpsc::Sender<Vec<Tagged>>,
+    pub tx: mpsc::Sender<Batch>,
     pub client: Option<u64>,
-    pending: Vec<Tagged>,
+    pending: Batch,
     pending_bytes: usize,
     /// Messages per batch at most (1 when stdout is a terminal: shown at once).
     batch: usize,
@@ -170,13 +267,19 @@ impl Clone for EventTx {
 
 /// A batch is handed over once it holds this many bytes of data, whatever its count.
 const BATCH_BYTES: usize = 256 << 10;
+/// Payloads up to this size are copied into the batch; bigger ones have their own
+/// buffer in tungstenite anyway, and copying them would cost more than it saves.
+const COPY_MAX: usize = 16 << 10;
 
 impl EventTx {
-    pub fn new(tx: mpsc::Sender<Vec<Tagged>>, client: Option<u64>, batch: usize) -> EventTx {
+    pub fn new(tx: mpsc::Sender<Batch>, client: Option<u64>, batch: usize) -> EventTx {
         EventTx {
             tx,
             client,
-            pending: Vec::new(),
+            pending: Batch {
+                client,
+                ..Batch::default()
+            },
             pending_bytes: 0,
             batch: batch.max(1),
         }
@@ -192,32 +295,22 @@ impl EventTx {
             return !self.tx.is_closed();
         }
         self.pending_bytes = 0;
-        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(self.batch));
+        let next = Batch::like(self.client, &self.pending);
+        let batch = std::mem::replace(&mut self.pending, next);
         self.tx.send(batch).await.is_ok()
     }
 }
 
 impl EventSink for EventTx {
     async fn emit(&mut self, event: Event) -> bool {
-        let size = match &event {
-            Event::Text(text) => Some(text.len()),
-            Event::Binary(data) => Some(data.len()),
-            _ => None,
-        };
-        let client = self.client;
-        self.pending.push(Tagged { client, event });
-        match size {
-            // Anything but data (open, close, errors) is handed over at once: it
-            // may be the last thing said before the sink is dropped.
-            None => self.hand_over().await,
-            Some(size) => {
-                self.pending_bytes += size;
-                if self.pending.len() >= self.batch || self.pending_bytes >= BATCH_BYTES {
-                    self.hand_over().await
-                } else {
-                    true
-                }
-            }
+        // Anything but data (open, close, errors) is handed over at once: it may
+        // be the last thing said before the sink is dropped.
+        let data = matches!(event, Event::Text(_) | Event::Binary(_));
+        self.pending_bytes += self.pending.push(event);
+        if !data || self.pending.len() >= self.batch || self.pending_bytes >= BATCH_BYTES {
+            self.hand_over().await
+        } else {
+            true
         }
     }
 
@@ -358,6 +451,8 @@ enum WriterState {
 
 /// Messages fed per flush at most; bounds how much a failed flush puts back.
 const BURST: usize = 512;
+/// Messages read in a row before the reader looks at the writer's state again.
+const DRAIN: usize = 64;
 
 /// Drives one connection until it closes. `shutdown` carries a close code to send
 /// when it changes to `Some` (Ctrl-C: 1000, server shutdown: 1001).
@@ -473,121 +568,159 @@ where
     tokio::pin!(close_wait);
     // Only a keepalive needs to know when we last heard from the peer.
     let keepalive = cfg.ping_interval.is_some() || cfg.ping_timeout.is_some();
+    // Messages taken in a row straight from the stream, without the select.
+    let mut streak = 0;
     loop {
-        tokio::select! {
-            biased;
-            state = writer_state.recv(), if writer_alive => match state {
-                None => writer_alive = false,
-                Some(WriterState::CloseSent) if deadline.is_none() => {
-                    let at = tokio::time::Instant::now() + cfg.close_timeout;
-                    deadline = Some(at);
-                    close_wait.as_mut().reset(at);
+        // While messages are ready they are taken straight from the stream: the
+        // select, polling the writer's state every time, costs more than a small
+        // message. Every DRAIN messages, and whenever the stream has nothing
+        // ready, the select below runs (and registers the real waker).
+        let ready = if streak < DRAIN {
+            rx.next().now_or_never()
+        } else {
+            None
+        };
+        let next = match ready {
+            Some(next) => {
+                streak += 1;
+                next
+            }
+            None => {
+                streak = 0;
+                tokio::select! {
+                    biased;
+                    state = writer_state.recv(), if writer_alive => {
+                        match state {
+                            None => writer_alive = false,
+                            Some(WriterState::CloseSent) if deadline.is_none() => {
+                                let at = tokio::time::Instant::now() + cfg.close_timeout;
+                                deadline = Some(at);
+                                close_wait.as_mut().reset(at);
+                            }
+                            Some(WriterState::Failed) => break,
+                            Some(_) => {}
+                        }
+                        continue;
+                    }
+                    () = &mut close_wait, if deadline.is_some() => {
+                        end.close_timed_out = true;
+                        break;
+                    }
+                    next = rx.next() => next,
+                    // Polled only when every branch above is pending: nothing more
+                    // to read for now, so the sink hands over what it batched.
+                    () = std::future::ready(()), if unflushed => {
+                        unflushed = false;
+                        if output_open && !sink.idle().await {
+                            output_open = false;
+                            let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::OutputClosed)).await;
+                        }
+                        continue;
+                    }
                 }
-                Some(WriterState::Failed) => break,
-                Some(_) => {}
-            },
-            () = &mut close_wait, if deadline.is_some() => {
-                end.close_timed_out = true;
+            }
+        };
+        unflushed = true;
+        let Some(next) = next else { break };
+        if let Some(at) = deadline.as_mut() {
+            // The close wait counts the peer's silence: a peer still answering a
+            // backlog is not cut off in mid-answer.
+            *at = tokio::time::Instant::now() + cfg.close_timeout;
+            close_wait.as_mut().reset(*at);
+        }
+        let message = match next {
+            Ok(message) => message,
+            Err(err) => {
+                end.failure = Some(read_failure(err, cfg, &cmds).await);
                 break;
             }
-            next = rx.next() => {
-                unflushed = true;
-                let Some(next) = next else { break };
-                if let Some(at) = deadline.as_mut() {
-                    // The close wait counts the peer's silence: a peer still
-                    // answering a backlog is not cut off in mid-answer.
-                    *at = tokio::time::Instant::now() + cfg.close_timeout;
-                    close_wait.as_mut().reset(*at);
+        };
+        if keepalive {
+            last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
+        let message = match message {
+            Message::Text(_) | Message::Binary(_) => message,
+            Message::Ping(data) => {
+                if cfg.show_control && output_open {
+                    output_open = sink.emit(Event::Ping(data)).await;
                 }
-                let message = match next {
-                    Ok(message) => message,
-                    Err(err) => {
-                        end.failure = Some(read_failure(err, cfg, &cmds).await);
-                        break;
-                    }
-                };
-                if keepalive {
-                    last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-                }
-                let event = match message {
-                    Message::Text(ref text) => Event::Text(text.clone()),
-                    Message::Binary(ref data) => Event::Binary(data.clone()),
-                    Message::Ping(data) => {
-                        if cfg.show_control && output_open {
-                            output_open = sink.emit(Event::Ping(data)).await;
-                        }
+                continue;
+            }
+            Message::Pong(data) => {
+                // Answers to our own confirmation requests are bookkeeping,
+                // not something the peer said.
+                if let Some(confirmed) = confirmed {
+                    if let Some(count) = delivery::confirmed_by(&data) {
+                        confirmed.send_if_modified(|c| {
+                            let newer = count > *c;
+                            *c = (*c).max(count);
+                            newer
+                        });
                         continue;
                     }
-                    Message::Pong(data) => {
-                        // Answers to our own confirmation requests are bookkeeping,
-                        // not something the peer said.
-                        if let Some(confirmed) = confirmed {
-                            if let Some(count) = delivery::confirmed_by(&data) {
-                                confirmed.send_if_modified(|c| {
-                                    let newer = count > *c;
-                                    *c = (*c).max(count);
-                                    newer
-                                });
-                                continue;
-                            }
-                        }
-                        if cfg.show_control && output_open {
-                            output_open = sink.emit(Event::Pong(data)).await;
-                        }
-                        continue;
-                    }
-                    Message::Close(frame) => {
-                        if output_open {
-                            sink.emit(Event::Close(frame.clone())).await;
-                        }
-                        end.peer_close = Some(frame);
-                        break;
-                    }
-                    Message::Frame(_) => continue,
-                };
-                if done {
-                    // Already closing: what still arrives is shown, but counts no more.
-                    if output_open {
-                        output_open = sink.emit(event).await;
-                    }
-                    continue;
                 }
-                end.received += 1;
-                let finished = done_when.as_mut().is_some_and(|check| check(&message));
-                if cfg.echo {
-                    // Wait until the echo is out before reading on: once tungstenite
-                    // has read the peer's Close it refuses to send anything else, so
-                    // reading ahead would lose the echoes of the last messages. It
-                    // also slows a peer that sends faster than it reads.
-                    let (sent_tx, sent) = oneshot::channel();
-                    if cmds.send(WriterCmd::Echo(message, sent_tx)).await.is_ok() {
-                        let _ = sent.await;
-                    }
+                if cfg.show_control && output_open {
+                    output_open = sink.emit(Event::Pong(data)).await;
                 }
-                if output_open && !sink.emit(event).await {
-                    output_open = false;
-                    let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::OutputClosed)).await;
-                }
-                if finished {
-                    done = true;
-                    let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::Done)).await;
-                }
+                continue;
             }
-            // Polled only when every branch above is pending: nothing more to
-            // read for now, so the sink hands over what it batched.
-            () = std::future::ready(()), if unflushed => {
-                unflushed = false;
-                if output_open && !sink.idle().await {
-                    output_open = false;
-                    let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::OutputClosed)).await;
+            Message::Close(frame) => {
+                if output_open {
+                    sink.emit(Event::Close(frame.clone())).await;
                 }
+                end.peer_close = Some(frame);
+                break;
             }
+            Message::Frame(_) => continue,
+        };
+        if done {
+            // Already closing: what still arrives is shown, but counts no more.
+            if output_open {
+                output_open = sink.emit(data_event(message)).await;
+            }
+            continue;
+        }
+        end.received += 1;
+        let finished = done_when.as_mut().is_some_and(|check| check(&message));
+        let event = if cfg.echo {
+            let event = data_event(message.clone());
+            // Wait until the echo is out before reading on: once tungstenite
+            // has read the peer's Close it refuses to send anything else, so
+            // reading ahead would lose the echoes of the last messages. It
+            // also slows a peer that sends faster than it reads.
+            let (sent_tx, sent) = oneshot::channel();
+            if cmds.send(WriterCmd::Echo(message, sent_tx)).await.is_ok() {
+                let _ = sent.await;
+            }
+            event
+        } else {
+            data_event(message)
+        };
+        if output_open && !sink.emit(event).await {
+            output_open = false;
+            let _ = cmds
+                .send(WriterCmd::Close(normal_close(), CloseCause::OutputClosed))
+                .await;
+        }
+        if finished {
+            done = true;
+            let _ = cmds
+                .send(WriterCmd::Close(normal_close(), CloseCause::Done))
+                .await;
         }
     }
     if output_open {
         sink.idle().await;
     }
     end
+}
+
+/// The event of a received text or binary message.
+fn data_event(message: Message) -> Event {
+    match message {
+        Message::Text(text) => Event::Text(text),
+        other => Event::Binary(other.into_data()),
+    }
 }
 
 /// Turns a read error into the error the user sees; a too-large message also gets
@@ -885,4 +1018,53 @@ pub fn shutdown_channel() -> (
 ) {
     let (tx, rx) = watch::channel(None);
     (Arc::new(tx), rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn batches_keep_every_event_in_order() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut sink = EventTx::new(tx, Some(7), 4);
+        let big = "b".repeat(COPY_MAX + 1);
+        let sent = [
+            Event::Text("one".into()),
+            Event::Binary(Bytes::from_static(b"\x00two")),
+            Event::Text(big.clone().into()),
+            Event::Text("".into()),
+            Event::Text("three".into()),
+            Event::Binary(Bytes::from_static(b"four")),
+            Event::Close(None),
+        ];
+        for event in sent.iter().cloned() {
+            assert!(sink.emit(event).await);
+        }
+        assert!(sink.idle().await);
+        drop(sink);
+        let mut got = Vec::new();
+        while let Some(batch) = rx.recv().await {
+            assert_eq!(batch.client, Some(7));
+            assert!(batch.len() <= 4);
+            got.extend(batch.iter().map(|received| match received {
+                Received::Text(text) => format!("text {text}"),
+                Received::Binary(data) => format!("binary {data:?}"),
+                Received::Other(Event::Text(text)) => format!("text {}", text.as_str()),
+                Received::Other(event) => format!("{event:?}"),
+            }));
+        }
+        assert_eq!(
+            got,
+            [
+                "text one".to_string(),
+                format!("binary {:?}", b"\x00two"),
+                format!("text {big}"),
+                "text ".to_string(),
+                "text three".to_string(),
+                format!("binary {:?}", b"four"),
+                "Close(None)".to_string(),
+            ]
+        );
+    }
 }

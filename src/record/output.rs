@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use crate::cli::OutputFormat;
-use crate::conn::pump::{Event, EventTx, Tagged};
+use crate::conn::pump::{Batch, Event, EventTx, Received};
 use crate::record::sanitize;
 
 /// How events become bytes.
@@ -22,12 +22,13 @@ pub struct OutputOptions {
     pub terminal: bool,
 }
 
-/// Received events buffered between the socket and stdout at most; when stdout is
-/// slow the pump stops reading the socket instead of growing this.
-const EVENT_QUEUE: usize = 16;
+/// Received event batches buffered between the socket and stdout at most; when
+/// stdout is slow the pump stops reading the socket instead of growing this.
+const EVENT_QUEUE: usize = 4;
 /// Received messages per batch into that queue at most (fewer when they are big):
-/// so at most 16 x 256 messages, or 16 x 256 KiB plus one message, wait for stdout.
-const EVENT_BATCH: usize = 256;
+/// so at most 4 x 1024 messages, or 4 x 256 KiB plus one message, wait for stdout.
+/// Big batches: each hand-over may have to wake the writer thread.
+const EVENT_BATCH: usize = 1024;
 
 /// The output thread: join it to be sure everything was written.
 pub struct OutputWriter {
@@ -57,57 +58,100 @@ impl OutputWriter {
 }
 
 fn write_events<W: Write>(
-    mut rx: mpsc::Receiver<Vec<Tagged>>,
+    mut rx: mpsc::Receiver<Batch>,
     options: OutputOptions,
     out: &mut W,
 ) -> io::Result<()> {
     let mut out = io::BufWriter::with_capacity(64 * 1024, out);
     let mut scratch = Vec::with_capacity(256);
     while let Some(first) = rx.blocking_recv() {
-        for tagged in &first {
-            write_event(tagged, options, &mut out, &mut scratch)?;
-        }
+        write_batch(&first, options, &mut out, &mut scratch)?;
         // Write whatever else is already waiting; flush when nothing is.
         while let Ok(next) = rx.try_recv() {
-            for tagged in &next {
-                write_event(tagged, options, &mut out, &mut scratch)?;
-            }
+            write_batch(&next, options, &mut out, &mut scratch)?;
         }
         out.flush()?;
     }
     out.flush()
 }
 
+/// Writes a batch of events in the output format.
+pub fn write_batch<W: Write>(
+    batch: &Batch,
+    options: OutputOptions,
+    out: &mut W,
+    scratch: &mut Vec<u8>,
+) -> io::Result<()> {
+    for received in batch.iter() {
+        match received {
+            Received::Text(text) => write_text(batch.client, text, options, out, scratch)?,
+            Received::Binary(data) => write_binary(batch.client, data, options, out, scratch)?,
+            Received::Other(event) => write_event(batch.client, event, options, out, scratch)?,
+        }
+    }
+    Ok(())
+}
+
 /// Writes one event in the output format (some events have no record in some formats).
 pub fn write_event<W: Write>(
-    tagged: &Tagged,
+    client: Option<u64>,
+    event: &Event,
+    options: OutputOptions,
+    out: &mut W,
+    scratch: &mut Vec<u8>,
+) -> io::Result<()> {
+    match event {
+        Event::Text(text) => write_text(client, text.as_str(), options, out, scratch),
+        Event::Binary(data) => write_binary(client, data, options, out, scratch),
+        _ => match options.format {
+            OutputFormat::Text | OutputFormat::Json => Ok(()),
+            OutputFormat::Events => {
+                let value = event_json(client, event, options.timestamps);
+                write_json_line(&value, options.terminal, out, scratch)
+            }
+        },
+    }
+}
+
+fn write_text<W: Write>(
+    client: Option<u64>,
+    text: &str,
     options: OutputOptions,
     out: &mut W,
     scratch: &mut Vec<u8>,
 ) -> io::Result<()> {
     match options.format {
-        OutputFormat::Text => match &tagged.event {
-            Event::Text(text) => {
-                if options.terminal {
-                    out.write_all(sanitize::for_terminal(text.as_str()).as_bytes())?;
-                } else {
-                    out.write_all(text.as_bytes())?;
-                }
-                out.write_all(b"\n")
+        OutputFormat::Text => {
+            if options.terminal {
+                out.write_all(sanitize::for_terminal(text).as_bytes())?;
+            } else {
+                out.write_all(text.as_bytes())?;
             }
-            Event::Binary(data) => out.write_all(data),
-            _ => Ok(()),
-        },
+            out.write_all(b"\n")
+        }
+        OutputFormat::Json => write_json_line(&json_of_text(text), options.terminal, out, scratch),
+        OutputFormat::Events => {
+            let value = data_json(client, "text", json!(text), options.timestamps);
+            write_json_line(&value, options.terminal, out, scratch)
+        }
+    }
+}
+
+fn write_binary<W: Write>(
+    client: Option<u64>,
+    data: &[u8],
+    options: OutputOptions,
+    out: &mut W,
+    scratch: &mut Vec<u8>,
+) -> io::Result<()> {
+    match options.format {
+        OutputFormat::Text => out.write_all(data),
         OutputFormat::Json => {
-            let value = match &tagged.event {
-                Event::Text(text) => json_of_text(text.as_str()),
-                Event::Binary(data) => json!({ "binary": base64_of(data) }),
-                _ => return Ok(()),
-            };
+            let value = json!({ "binary": base64_of(data) });
             write_json_line(&value, options.terminal, out, scratch)
         }
         OutputFormat::Events => {
-            let value = event_json(tagged, options.timestamps);
+            let value = data_json(client, "binary", json!(base64_of(data)), options.timestamps);
             write_json_line(&value, options.terminal, out, scratch)
         }
     }
@@ -143,9 +187,8 @@ pub fn base64_of(data: &[u8]) -> String {
 }
 
 /// The `-o events` object for one event.
-pub fn event_json(tagged: &Tagged, timestamps: bool) -> Value {
-    let mut object = Map::new();
-    let (name, fields): (&str, Vec<(&str, Value)>) = match &tagged.event {
+pub fn event_json(client: Option<u64>, event: &Event, timestamps: bool) -> Value {
+    let (name, fields): (&str, Vec<(&str, Value)>) = match event {
         Event::Open {
             url,
             protocol,
@@ -164,8 +207,23 @@ pub fn event_json(tagged: &Tagged, timestamps: bool) -> Value {
         Event::Close(frame) => ("close", close_fields(frame.as_ref())),
         Event::Error(message) => ("error", vec![("message", json!(message))]),
     };
+    object_json(name, client, fields, timestamps)
+}
+
+/// The `-o events` object for a text or binary message.
+fn data_json(client: Option<u64>, name: &str, data: Value, timestamps: bool) -> Value {
+    object_json(name, client, vec![("data", data)], timestamps)
+}
+
+fn object_json(
+    name: &str,
+    client: Option<u64>,
+    fields: Vec<(&str, Value)>,
+    timestamps: bool,
+) -> Value {
+    let mut object = Map::new();
     object.insert("event".into(), json!(name));
-    if let Some(client) = tagged.client {
+    if let Some(client) = client {
         object.insert("client".into(), json!(client));
     }
     for (key, value) in fields {
@@ -205,11 +263,17 @@ mod tests {
             timestamps: false,
             terminal,
         };
-        let tagged = Tagged {
-            client: None,
-            event,
-        };
-        write_event(&tagged, options, &mut out, &mut Vec::new()).unwrap();
+        // Through a batch, as the output thread gets it, and directly: the same.
+        write_batch(
+            &Batch::of(None, event.clone()),
+            options,
+            &mut out,
+            &mut Vec::new(),
+        )
+        .unwrap();
+        let mut direct = Vec::new();
+        write_event(None, &event, options, &mut direct, &mut Vec::new()).unwrap();
+        assert_eq!(out, direct);
         String::from_utf8(out).unwrap()
     }
 
@@ -245,14 +309,19 @@ mod tests {
             render(Event::Close(Some(frame)), OutputFormat::Events, false),
             "{\"event\":\"close\",\"code\":4001,\"reason\":\"bye\"}\n"
         );
-        let tagged = Tagged {
-            client: Some(3),
-            event: Event::Text("hi".into()),
-        };
         assert_eq!(
-            event_json(&tagged, false).to_string(),
+            event_json(Some(3), &Event::Text("hi".into()), false).to_string(),
             "{\"event\":\"text\",\"client\":3,\"data\":\"hi\"}"
         );
+        let options = OutputOptions {
+            format: OutputFormat::Events,
+            timestamps: false,
+            terminal: false,
+        };
+        let mut out = Vec::new();
+        let batch = Batch::of(Some(3), Event::Text("hi".into()));
+        write_batch(&batch, options, &mut out, &mut Vec::new()).unwrap();
+        assert_eq!(out, b"{\"event\":\"text\",\"client\":3,\"data\":\"hi\"}\n");
     }
 
     #[test]
