@@ -129,12 +129,7 @@ async fn tcp_end_without_close_exits_5() {
 
 #[tokio::test]
 async fn connection_refused_exits_3() {
-    // Bind and drop to find a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::unused_port();
     let url = format!("ws://127.0.0.1:{port}/");
     let out = run(&["connect", &url], b"").await;
     assert_eq!(out.code, 3);
@@ -477,12 +472,7 @@ async fn stdin_idle_sends_each_line_at_once() {
 
 #[tokio::test]
 async fn cannot_connect_with_queued_input_is_one_error_line() {
-    // Nothing was ever sent, so no "messages were not sent" warning either.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::unused_port();
     let url = format!("ws://127.0.0.1:{port}/");
     let out = run(&["send", &url, "queued", "--connect-timeout", "5s"], b"").await;
     assert_eq!(out.code, 3);

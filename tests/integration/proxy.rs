@@ -236,12 +236,7 @@ async fn unsupported_proxy_scheme_is_a_usage_error_naming_the_variable() {
 #[tokio::test]
 async fn unreachable_proxy_is_exit_3_naming_the_proxy() {
     let server = TestServer::start(Behaviour::Echo).await;
-    // Bind then drop: a port on which nothing listens.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::unused_port();
     let out = run(
         &[
             "send",

@@ -85,12 +85,7 @@ async fn pipe_records_and_diagnostics_of_connect_and_send_carry_no_escapes() {
 
 #[tokio::test]
 async fn errors_usage_and_help_in_a_pipe_carry_no_escapes() {
-    // A port nothing listens on: bind, note it, let it go.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::unused_port();
     let out = run_with_env(&["connect", &format!("ws://127.0.0.1:{port}")], XTERM, b"").await;
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert_no_escapes("connection refused", &out);
@@ -300,11 +295,7 @@ async fn no_color_disables_colour_in_chat() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_on_a_terminal_follow_no_color_and_color() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::unused_port();
     let refused = format!("ws://127.0.0.1:{port}");
     let home = tempfile::tempdir().unwrap();
     let shown = async |env: &'static [(&'static str, &'static str)], args: &[&str]| {

@@ -529,6 +529,15 @@ pub async fn finish(mut child: tokio::process::Child, stdin: Vec<u8>) -> Run {
     }
 }
 
+/// A port on 127.0.0.1 that nothing listens on (bound, noted, let go).
+pub fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// `n` numbered lines, `line-0\n` … .
 pub fn numbered_lines(n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n * 12);
