@@ -37,6 +37,21 @@ const INPUT_QUEUE: usize = 16;
 /// terminal instead of filling memory.
 const LINE_QUEUE: usize = 256;
 
+/// What the printer thread is asked to do. Everything that appears on the terminal
+/// between prompts goes through it, in this one order: a status line queued before
+/// the connection opened is on the screen before the first prompt.
+enum PrintItem {
+    /// Lines to print above the prompt.
+    Lines(String),
+    /// Everything queued so far is printed: the editor may show its first prompt.
+    Ready(std_mpsc::Sender<()>),
+    /// A dumb terminal only: show this prompt (the editor reads with an empty one,
+    /// so that the prompt and incoming lines are written by one thread in order).
+    Prompt(String),
+    /// A dumb terminal only: the user entered a line; no prompt is up any more.
+    Entered,
+}
+
 /// Cursor up, then newline: moves nothing, whether rustyline prints it (after
 /// clearing the prompt, then redrawing it) or it is written directly. Printed, it
 /// makes rustyline redraw the prompt line.
@@ -180,6 +195,9 @@ pub async fn run<H: LineHandler, S: Screen>(
     let ctrl_c = tokio::spawn(close_on_every_ctrl_c(Arc::clone(&shutdown_tx)));
     let (lines_tx, lines_rx) = mpsc::channel(LINE_QUEUE);
     let printer_thread = spawn_printer(printer, lines_rx);
+    // Weak: an editor left blocked in a cooked-mode read must not keep the printer
+    // thread (which the session joins) alive.
+    let prompts = (!smart_terminal).then(|| lines_tx.downgrade());
     let (ready_tx, ready_rx) = std_mpsc::channel();
     let state = Arc::new(Mutex::new(EditorState::default()));
     let (editor_alive_tx, editor_alive_rx) = std_mpsc::channel::<()>();
@@ -193,7 +211,7 @@ pub async fn run<H: LineHandler, S: Screen>(
         ready: ready_rx,
         state: Arc::clone(&state),
         history: options.history,
-        smart_terminal,
+        prompts,
         _alive: editor_alive_tx,
     };
     let editor_thread = std::thread::Builder::new()
@@ -338,29 +356,61 @@ async fn close_on_every_ctrl_c(shutdown: Arc<watch::Sender<Option<u16>>>) {
 /// Returns the printer for the final hand-over in [`stop_editor`].
 fn spawn_printer(
     printer: Option<Box<dyn ExternalPrinter + Send>>,
-    mut lines: mpsc::Receiver<String>,
+    mut items: mpsc::Receiver<PrintItem>,
 ) -> JoinHandle<Option<Box<dyn ExternalPrinter + Send>>> {
     std::thread::spawn(move || {
         let mut printer = printer;
-        while let Some(mut line) = lines.blocking_recv() {
-            line.push('\n');
-            let printed = printer
-                .as_mut()
-                .is_some_and(|printer| printer.print(line.clone()).is_ok());
-            if !printed {
-                let mut out = io::stdout().lock();
-                let _ = out.write_all(line.as_bytes());
-                let _ = out.flush();
+        // A dumb terminal: the prompt this thread drew and nothing has ended yet.
+        let mut prompt_up: Option<String> = None;
+        while let Some(item) = items.blocking_recv() {
+            match item {
+                PrintItem::Lines(mut line) => {
+                    line.push('\n');
+                    let printed = printer
+                        .as_mut()
+                        .is_some_and(|printer| printer.print(line.clone()).is_ok());
+                    if !printed {
+                        write_plain(&line, prompt_up.as_deref());
+                    }
+                }
+                PrintItem::Ready(ready) => {
+                    let _ = ready.send(());
+                }
+                PrintItem::Prompt(prompt) => {
+                    write_plain(&prompt, None);
+                    prompt_up = Some(prompt);
+                }
+                PrintItem::Entered => prompt_up = None,
             }
+        }
+        if prompt_up.is_some() {
+            // The session's end is reported on a line of its own.
+            write_plain("\n", None);
         }
         printer
     })
 }
 
+/// Writes to stdout on a terminal rustyline does not drive, where nothing can be
+/// drawn above the prompt: lines that arrive while a prompt is up go below it (the
+/// prompt line may hold typed-ahead characters, so it is never overwritten), and
+/// the prompt is shown again under them.
+fn write_plain(text: &str, prompt_up: Option<&str>) {
+    let mut out = io::stdout().lock();
+    if let Some(prompt) = prompt_up {
+        let _ = out.write_all(b"\n");
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.write_all(prompt.as_bytes());
+    } else {
+        let _ = out.write_all(text.as_bytes());
+    }
+    let _ = out.flush();
+}
+
 /// The event sink of an interactive session: asks the screen how events look and
 /// queues the lines for the printer.
 struct TerminalSink<S> {
-    lines: mpsc::Sender<String>,
+    lines: mpsc::Sender<PrintItem>,
     spinner: Option<ProgressBar>,
     /// Tells the editor thread to show its first prompt (on the first Open).
     ready: Option<std_mpsc::Sender<()>>,
@@ -373,7 +423,7 @@ struct TerminalSink<S> {
 
 impl<S: Screen> TerminalSink<S> {
     async fn print(&mut self, line: String) -> bool {
-        self.lines.send(line).await.is_ok()
+        self.lines.send(PrintItem::Lines(line)).await.is_ok()
     }
 }
 
@@ -384,7 +434,8 @@ impl<S: Screen> EventSink for TerminalSink<S> {
                 bar.finish_and_clear();
             }
             if let Some(ready) = self.ready.take() {
-                let _ = ready.send(());
+                // Through the printer: the prompt comes after what is queued.
+                let _ = self.lines.send(PrintItem::Ready(ready)).await;
             }
         }
         match self.screen.render(&event) {
@@ -419,8 +470,9 @@ struct LineEditor<H> {
     ready: std_mpsc::Receiver<()>,
     state: Arc<Mutex<EditorState>>,
     history: Option<PathBuf>,
-    /// rustyline drives the terminal (raw mode, escapes); false on TERM=dumb.
-    smart_terminal: bool,
+    /// On a terminal rustyline does not drive (TERM=dumb), the printer thread
+    /// draws the prompt; None where rustyline draws it.
+    prompts: Option<mpsc::WeakSender<PrintItem>>,
     /// Dropped when the thread ends, which the session waits for.
     _alive: std_mpsc::Sender<()>,
 }
@@ -438,7 +490,13 @@ impl<H: LineHandler> LineEditor<H> {
                 _ => return,
             }
             let prompt = self.handler.prompt();
-            let read = editor.readline(&prompt);
+            let read = if self.tell_printer(PrintItem::Prompt(prompt.0.clone())) {
+                let read = editor.readline("");
+                self.tell_printer(PrintItem::Entered);
+                read
+            } else {
+                editor.readline(&prompt)
+            };
             let over = match self.state.lock() {
                 Ok(mut state) => {
                     state.reading = false;
@@ -501,10 +559,22 @@ impl<H: LineHandler> LineEditor<H> {
         }
     }
 
+    /// On a dumb terminal, hands `item` to the printer thread; false where
+    /// rustyline draws the prompt itself.
+    fn tell_printer(&self, item: PrintItem) -> bool {
+        let Some(prompts) = &self.prompts else {
+            return false;
+        };
+        if let Some(printer) = prompts.upgrade() {
+            let _ = printer.blocking_send(item);
+        }
+        true
+    }
+
     /// rustyline ends the prompt line itself, except on a terminal it does not
     /// drive, where Ctrl-D leaves the cursor after the prompt.
     fn end_prompt_line(&self) {
-        if !self.smart_terminal {
+        if self.prompts.is_some() {
             let mut out = io::stdout().lock();
             let _ = out.write_all(b"\n");
             let _ = out.flush();

@@ -282,3 +282,43 @@ async fn dumb_terminal_prints_plainly_and_ends_when_the_peer_closes() {
     assert_eq!(code, 0);
     assert_eq!(server.received_texts(), vec!["hi"]);
 }
+
+/// On a dumb terminal nothing can be drawn above the prompt: a reply that arrives
+/// while the prompt is up goes on a line of its own, and the prompt is shown again
+/// below it (it used to be printed after the prompt: `> < one`).
+#[tokio::test(flavor = "multi_thread")]
+async fn dumb_terminal_prints_a_late_reply_on_its_own_line_then_the_prompt() {
+    let server = TestServer::start(Behaviour::SlowEcho {
+        delay: std::time::Duration::from_millis(300),
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let home_path = home.path().to_path_buf();
+    let code = in_pty(move || {
+        let mut cmd = pty_command(&["connect", &url], &home_path);
+        cmd.env("TERM", "dumb");
+        let mut repl = spawn_pty(cmd);
+        let before_prompt = repl.exp_string("> ").unwrap();
+        assert!(
+            before_prompt.contains(&format!("connected to {url}")),
+            "the status line comes before the first prompt: {before_prompt:?}"
+        );
+        repl.send_line("one").unwrap();
+        let before_reply = repl.exp_string("< one").unwrap();
+        assert!(
+            before_reply.ends_with('\n'),
+            "the reply starts a line of its own: {before_reply:?}"
+        );
+        assert!(!before_reply.contains("> <"), "{before_reply:?}");
+        // The prompt again, under the reply, and it still takes a line.
+        repl.exp_string("> ").unwrap();
+        repl.send_line("two").unwrap();
+        repl.exp_string("< two").unwrap();
+        repl.send_control('d').unwrap();
+        pty_exit_code(&mut repl)
+    })
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(server.received_texts(), vec!["one", "two"]);
+}
