@@ -77,7 +77,7 @@ _wspipe() {
             return 0
             ;;
         wspipe__subcmd__chat)
-            opts="-o -H -k -v -q -h --room --name --output --no-history --header --origin --user-agent --subprotocol --auth --bearer --insecure --cacert --cert --key --proxy --connect-timeout --ping-interval --ping-timeout --max-message-size --reconnect --max-retries --color --verbose --quiet --help"
+            opts="-o -H -k -v -q -h --room --name --output --no-history --linger --header --origin --user-agent --subprotocol --auth --bearer --insecure --cacert --cert --key --proxy --connect-timeout --ping-interval --ping-timeout --max-message-size --reconnect --max-retries --color --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -97,6 +97,10 @@ _wspipe() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "text json events" -- "${cur}"))
+                    return 0
+                    ;;
+                --linger)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --header)
@@ -193,7 +197,7 @@ _wspipe() {
             return 0
             ;;
         wspipe__subcmd__connect)
-            opts="-H -k -i -o -P -n -v -q -h --header --origin --user-agent --subprotocol --auth --bearer --insecure --cacert --cert --key --proxy --connect-timeout --ping-interval --ping-timeout --max-message-size --reconnect --max-retries --input --output --timestamps --show-control --close-timeout --count --timeout --no-close --echo --no-history --pretty --color --verbose --quiet --help"
+            opts="-H -k -i -o -P -n -v -q -h --header --origin --user-agent --subprotocol --auth --bearer --insecure --cacert --cert --key --proxy --connect-timeout --ping-interval --ping-timeout --max-message-size --reconnect --max-retries --input --output --timestamps --show-control --close-timeout --linger --count --timeout --no-close --echo --no-history --pretty --color --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -280,6 +284,10 @@ _wspipe() {
                     return 0
                     ;;
                 --close-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --linger)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -459,7 +467,7 @@ _wspipe() {
             return 0
             ;;
         wspipe__subcmd__send)
-            opts="-f -H -k -i -o -P -v -q -h --file --header --origin --user-agent --subprotocol --auth --bearer --insecure --cacert --cert --key --proxy --connect-timeout --ping-interval --ping-timeout --max-message-size --reconnect --max-retries --input --output --timestamps --show-control --close-timeout --wait --expect --expect-json --timeout --color --verbose --quiet --help"
+            opts="-f -H -k -i -o -P -v -q -h --file --header --origin --user-agent --subprotocol --auth --bearer --insecure --cacert --cert --key --proxy --connect-timeout --ping-interval --ping-timeout --max-message-size --reconnect --max-retries --input --output --timestamps --show-control --close-timeout --linger --wait --expect --expect-json --timeout --color --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -554,6 +562,10 @@ _wspipe() {
                     return 0
                     ;;
                 --close-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --linger)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

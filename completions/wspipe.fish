@@ -60,7 +60,8 @@ complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -s o -l output -d
 json\t'One compact JSON value per message (always valid JSON Lines)'
 events\t'One JSON object per event: open, text, binary, ping, pong, close, error'"
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l close-timeout -d 'After sending Close, wait for the peer\'s Close until it has been silent this long' -r
-complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l count -d 'Close after this many messages were received' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l linger -d 'After stdin ends, keep printing replies until the peer has sent nothing for this long, then close (0: close at once)' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l count -d 'Print exactly this many received messages, then close at once (stdin EOF does not close)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l timeout -d 'A deadline for the whole run (exit 4 when it passes)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l color -d 'When to use colour on the terminal' -r -f -a "auto\t'Colour when the output is a terminal and NO_COLOR is unset'
 always\t'Always colour'
@@ -100,6 +101,7 @@ complete -c wspipe -n "__fish_wspipe_using_subcommand send" -s o -l output -d 'H
 json\t'One compact JSON value per message (always valid JSON Lines)'
 events\t'One JSON object per event: open, text, binary, ping, pong, close, error'"
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l close-timeout -d 'After sending Close, wait for the peer\'s Close until it has been silent this long' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l linger -d 'Without --wait/--expect: after the input ends, keep printing replies until the peer has sent nothing for this long, then close (0: close at once)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l wait -d 'Close after this many replies' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l expect -d 'Close as soon as a reply matches this regular expression (repeatable: all must match)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l expect-json -d 'Close as soon as a reply\'s JSON value at POINTER equals VALUE, e.g. /status="ok" (repeatable: all must match)' -r
@@ -143,6 +145,7 @@ complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l name -d 'Your nam
 complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -s o -l output -d 'Without a terminal: how received chat lines are written' -r -f -a "text\t'Text messages verbatim plus a newline; binary messages as raw bytes'
 json\t'One compact JSON value per message (always valid JSON Lines)'
 events\t'One JSON object per event: open, text, binary, ping, pong, close, error'"
+complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l linger -d 'Without a terminal: after stdin ends, keep printing until the room has been quiet this long, then close (0: close at once)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -s H -l header -d 'Add a request header to the handshake, as \'Name: value\' (repeatable)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l origin -d 'Set the Origin header' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l user-agent -d 'Set the User-Agent header' -r

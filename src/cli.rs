@@ -213,6 +213,12 @@ pub enum OutputFormat {
     Events,
 }
 
+/// How long a pipe waits, after its input ended, for the peer to stop sending.
+/// Servers answer asynchronously and stop sending once they read our Close; a
+/// second covers a server that answers within about a second (see the README's
+/// lifecycle section for what it costs a one-shot run).
+pub const DEFAULT_LINGER: &str = "1s";
+
 /// When a client session ends.
 #[derive(Debug, Args, Clone)]
 pub struct LifecycleArgs {
@@ -220,7 +226,11 @@ pub struct LifecycleArgs {
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub close_timeout: Duration,
 
-    /// Close after this many messages were received
+    /// After stdin ends, keep printing replies until the peer has sent nothing for this long, then close (0: close at once)
+    #[arg(long, value_name = "DUR", default_value = DEFAULT_LINGER, value_parser = parse_duration)]
+    pub linger: Duration,
+
+    /// Print exactly this many received messages, then close at once (stdin EOF does not close)
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
 
@@ -281,6 +291,10 @@ pub struct SendArgs {
     /// After sending Close, wait for the peer's Close until it has been silent this long
     #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub close_timeout: Duration,
+
+    /// Without --wait/--expect: after the input ends, keep printing replies until the peer has sent nothing for this long, then close (0: close at once)
+    #[arg(long, value_name = "DUR", default_value = DEFAULT_LINGER, value_parser = parse_duration)]
+    pub linger: Duration,
 
     /// Close after this many replies
     #[arg(long, value_name = "N")]
@@ -366,6 +380,10 @@ pub struct ChatArgs {
     /// Do not read or write the history file
     #[arg(long)]
     pub no_history: bool,
+
+    /// Without a terminal: after stdin ends, keep printing until the room has been quiet this long, then close (0: close at once)
+    #[arg(long, value_name = "DUR", default_value = DEFAULT_LINGER, value_parser = parse_duration)]
+    pub linger: Duration,
 
     #[command(flatten)]
     pub client: ClientArgs,

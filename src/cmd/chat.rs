@@ -31,12 +31,19 @@ pub async fn run(args: ChatArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         Some(name) => name.clone(),
         None => login_name(),
     };
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let mut client = args.client.clone();
     // A chat outlives a server restart.
     client.reconnect = true;
     let session = ClientSession {
         dial: DialOptions::new(url, client, global),
         pump: PumpConfig {
+            // Without a terminal, stdin EOF waits for the room's last replies.
+            linger: if interactive {
+                std::time::Duration::ZERO
+            } else {
+                args.linger
+            },
             ping_interval: args.client.ping_interval,
             ping_timeout: args.client.ping_timeout,
             max_message_size: args.client.max_message_size,
@@ -45,7 +52,7 @@ pub async fn run(args: ChatArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         timeout: None,
         quiet: global.quiet,
     };
-    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+    if interactive {
         let options = ChatOptions {
             name,
             style: Style::for_stdout(global.color),

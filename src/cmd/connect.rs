@@ -2,6 +2,7 @@
 //! terminals, records in and out otherwise.
 
 use std::io::IsTerminal;
+use std::time::Duration;
 
 use crate::cli::{ConnectArgs, GlobalArgs};
 use crate::conn::dial::DialOptions;
@@ -18,7 +19,9 @@ pub async fn run(args: ConnectArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let session = ClientSession {
         dial: DialOptions::new(url, args.client.clone(), global),
         pump: PumpConfig {
-            close_on_input_end: !args.no_close,
+            // stdin EOF ends a plain pipe (after the linger); a mirror or a
+            // `--count` is ended by the peer, the count or the deadline instead.
+            close_on_input_end: !args.no_close && !args.echo && args.lifecycle.count.is_none(),
             close_timeout: args.lifecycle.close_timeout,
             echo: args.echo,
             // The REPL shows the pongs of its /ping whatever -P says.
@@ -26,6 +29,13 @@ pub async fn run(args: ConnectArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             ping_interval: args.client.ping_interval,
             ping_timeout: args.client.ping_timeout,
             max_message_size: args.client.max_message_size,
+            // The REPL closes when asked to; lingering is for pipes.
+            linger: if interactive {
+                Duration::ZERO
+            } else {
+                args.lifecycle.linger
+            },
+            deadline: None,
         },
         timeout: args.lifecycle.timeout,
         quiet: global.quiet,

@@ -72,6 +72,8 @@ pub async fn run(args: ListenArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             show_control: args.format.show_control,
             ping_interval: args.ping_interval,
             ping_timeout: None,
+            linger: std::time::Duration::ZERO,
+            deadline: None,
             max_message_size: args.max_message_size,
         },
         hub: Hub::new(),

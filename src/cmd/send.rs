@@ -31,6 +31,9 @@ pub async fn run(args: SendArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             ping_interval: args.client.ping_interval,
             ping_timeout: args.client.ping_timeout,
             max_message_size: args.client.max_message_size,
+            // --wait/--expect close the moment they are satisfied.
+            linger: if waiting { Duration::ZERO } else { args.linger },
+            deadline: None,
         },
         timeout: args.timeout.or(waiting.then_some(DEFAULT_WAIT_TIMEOUT)),
         quiet: global.quiet,

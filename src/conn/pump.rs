@@ -54,6 +54,9 @@ pub struct InputQueue {
     ended: bool,
     /// With delivery confirmation: sent on this connection, not yet confirmed.
     unconfirmed: Option<Unconfirmed>,
+    /// How many messages at the front of `carry` were sent on the last connection
+    /// but not confirmed (the rest of it was never sent).
+    unconfirmed_in_carry: usize,
 }
 
 impl InputQueue {
@@ -68,6 +71,7 @@ impl InputQueue {
                 carry: VecDeque::new(),
                 ended: false,
                 unconfirmed: None,
+                unconfirmed_in_carry: 0,
             },
         )
     }
@@ -90,8 +94,22 @@ impl InputQueue {
         if everything_read {
             return;
         }
+        self.unconfirmed_in_carry = again.len();
         again.append(&mut self.carry);
         self.carry = again;
+    }
+
+    /// The input ended and all of it went out on the connection that just ended,
+    /// though maybe not all of it was confirmed.
+    pub fn all_sent(&self) -> bool {
+        self.ended && self.carry.len() == self.unconfirmed_in_carry
+    }
+
+    /// Gives up sending again what the last connection sent but did not get
+    /// confirmed: the peer ended the session normally after it.
+    pub fn forget_unconfirmed(&mut self) {
+        self.carry.drain(..self.unconfirmed_in_carry);
+        self.unconfirmed_in_carry = 0;
     }
 
     /// Messages taken but not sent, plus whatever is waiting in the channel now.
@@ -338,6 +356,51 @@ pub struct PumpConfig {
     pub ping_timeout: Option<Duration>,
     /// For the error message when a message is too large.
     pub max_message_size: usize,
+    /// After the input ends, keep reading until the peer has been silent this
+    /// long before sending Close: servers that answer asynchronously stop sending
+    /// once they read our Close, so closing at once would lose their last replies.
+    /// Zero closes at once.
+    pub linger: Duration,
+    /// `--timeout`: when it passes, send Close (1000), keep what already arrived,
+    /// and end with exit 4. Set by the session, shared by all its connections.
+    pub deadline: Option<Deadline>,
+}
+
+/// The session's deadline and the limit it came from (for the message).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub at: tokio::time::Instant,
+    pub limit: Duration,
+}
+
+impl Deadline {
+    pub fn after(limit: Duration) -> Deadline {
+        let now = tokio::time::Instant::now();
+        // Saturate: an absurd --timeout means "never", not a panic.
+        let at = now
+            .checked_add(limit)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
+        Deadline { at, limit }
+    }
+
+    /// When to give up on a clean end: the close wait after the deadline, plus
+    /// a second for the output.
+    pub fn hard_stop(&self) -> tokio::time::Instant {
+        self.at
+            .checked_add(HARD_CLOSE_WAIT + Duration::from_secs(1))
+            .unwrap_or(self.at)
+    }
+
+    /// The error of a session that ran out of time.
+    pub fn error(&self) -> anyhow::Error {
+        coded(
+            Exit::Timeout,
+            format!(
+                "timed out after {} (--timeout)",
+                humantime::format_duration(self.limit)
+            ),
+        )
+    }
 }
 
 impl Default for PumpConfig {
@@ -350,6 +413,8 @@ impl Default for PumpConfig {
             ping_interval: None,
             ping_timeout: None,
             max_message_size: 64 << 20,
+            linger: Duration::ZERO,
+            deadline: None,
         }
     }
 }
@@ -371,6 +436,8 @@ pub enum CloseCause {
     OutputClosed,
     /// An incoming message was too large (1009 was sent).
     TooBig,
+    /// `--timeout` passed.
+    TimedOut(Deadline),
 }
 
 /// How a pump run ended.
@@ -395,6 +462,15 @@ impl Finished {
         self.initiated.is_none()
     }
 
+    /// The peer's Close said 1000 (or gave no code): it is done, not going away.
+    pub fn peer_closed_normally(&self) -> bool {
+        match &self.peer_close {
+            Some(Some(frame)) => frame.code == CloseCode::Normal,
+            Some(None) => true,
+            None => false,
+        }
+    }
+
     /// Maps the ending onto the contract's exit codes.
     pub fn into_result(self) -> anyhow::Result<()> {
         if let Some(failure) = self.failure {
@@ -403,6 +479,7 @@ impl Finished {
         match self.initiated {
             Some(CloseCause::InvalidInput(err)) => return Err(err),
             Some(CloseCause::Shutdown(_)) => return Err(coded(Exit::Interrupted, "interrupted")),
+            Some(CloseCause::TimedOut(deadline)) => return Err(deadline.error()),
             Some(_) => return Ok(()),
             None => {}
         }
@@ -446,7 +523,20 @@ enum WriterCmd {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WriterState {
     CloseSent,
+    /// Close sent because `--timeout` passed: the close wait is not extended by
+    /// what still arrives, so a peer that keeps pushing cannot hold the run open.
+    CloseSentAtDeadline,
     Failed,
+}
+
+/// The close wait after `--timeout` at most.
+const HARD_CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// `wait` from now, saturating (an absurd `--close-timeout` means "very long").
+fn later(wait: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(wait)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
 }
 
 /// Messages fed per flush at most; bounds how much a failed flush puts back.
@@ -476,6 +566,9 @@ where
     let (reader_done_tx, reader_done_rx) = watch::channel(false);
     let started = Instant::now();
     let last_heard = AtomicU64::new(0);
+    // When the last data message arrived (ms since `started`), for the linger:
+    // a server's keepalive pings are not replies and must not hold the run open.
+    let last_data = AtomicU64::new(0);
     // How many messages of this connection the peer has confirmed reading.
     let (confirmed_tx, confirmed_rx) = watch::channel(0u64);
     let confirming = queue.unconfirmed.is_some();
@@ -487,8 +580,11 @@ where
         &mut done_when,
         cmd_tx,
         state_rx,
-        &last_heard,
-        started,
+        Clocks {
+            heard: &last_heard,
+            data: &last_data,
+            started,
+        },
         confirming.then_some(&confirmed_tx),
     );
     let writer = write_half(
@@ -499,8 +595,11 @@ where
         state_tx,
         reader_done_rx,
         shutdown,
-        &last_heard,
-        started,
+        Clocks {
+            heard: &last_heard,
+            data: &last_data,
+            started,
+        },
         confirmed_rx,
     );
     let reader = async {
@@ -527,6 +626,21 @@ where
     }
 }
 
+/// When the reader last heard from the peer, shared with the writer (ms since
+/// `started`): any frame, for the keepalive; data messages, for the linger.
+#[derive(Clone, Copy)]
+struct Clocks<'a> {
+    heard: &'a AtomicU64,
+    data: &'a AtomicU64,
+    started: Instant,
+}
+
+impl Clocks<'_> {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
 struct ReadEnd {
     peer_close: Option<Option<CloseFrame>>,
     failure: Option<anyhow::Error>,
@@ -542,8 +656,7 @@ async fn read_half<S, E>(
     done_when: &mut Option<&mut DoneWhen>,
     cmds: mpsc::Sender<WriterCmd>,
     mut writer_state: mpsc::Receiver<WriterState>,
-    last_heard: &AtomicU64,
-    started: Instant,
+    clocks: Clocks<'_>,
     confirmed: Option<&watch::Sender<u64>>,
 ) -> ReadEnd
 where
@@ -557,6 +670,7 @@ where
         received: 0,
     };
     let mut deadline: Option<tokio::time::Instant> = None;
+    let mut hard_deadline = false;
     let mut writer_alive = true;
     let mut output_open = true;
     let mut done = false;
@@ -566,8 +680,10 @@ where
     // per received message costs more than the message.
     let close_wait = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(close_wait);
-    // Only a keepalive needs to know when we last heard from the peer.
+    // Only a keepalive needs to know when we last heard from the peer, and only
+    // the linger when the last data message came.
     let keepalive = cfg.ping_interval.is_some() || cfg.ping_timeout.is_some();
+    let lingers = !cfg.linger.is_zero();
     // Messages taken in a row straight from the stream, without the select.
     let mut streak = 0;
     loop {
@@ -593,8 +709,15 @@ where
                         match state {
                             None => writer_alive = false,
                             Some(WriterState::CloseSent) if deadline.is_none() => {
-                                let at = tokio::time::Instant::now() + cfg.close_timeout;
+                                let at = later(cfg.close_timeout);
                                 deadline = Some(at);
+                                close_wait.as_mut().reset(at);
+                            }
+                            Some(WriterState::CloseSentAtDeadline) if deadline.is_none() => {
+                                // Bounded: --timeout is a promise about when we exit.
+                                let at = later(cfg.close_timeout.min(HARD_CLOSE_WAIT));
+                                deadline = Some(at);
+                                hard_deadline = true;
                                 close_wait.as_mut().reset(at);
                             }
                             Some(WriterState::Failed) => break,
@@ -622,10 +745,10 @@ where
         };
         unflushed = true;
         let Some(next) = next else { break };
-        if let Some(at) = deadline.as_mut() {
+        if let Some(at) = deadline.as_mut().filter(|_| !hard_deadline) {
             // The close wait counts the peer's silence: a peer still answering a
             // backlog is not cut off in mid-answer.
-            *at = tokio::time::Instant::now() + cfg.close_timeout;
+            *at = later(cfg.close_timeout);
             close_wait.as_mut().reset(*at);
         }
         let message = match next {
@@ -636,10 +759,15 @@ where
             }
         };
         if keepalive {
-            last_heard.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            clocks.heard.store(clocks.now_ms(), Ordering::Relaxed);
         }
         let message = match message {
-            Message::Text(_) | Message::Binary(_) => message,
+            Message::Text(_) | Message::Binary(_) => {
+                if lingers {
+                    clocks.data.store(clocks.now_ms(), Ordering::Relaxed);
+                }
+                message
+            }
             Message::Ping(data) => {
                 if cfg.show_control && output_open {
                     output_open = sink.emit(Event::Ping(data)).await;
@@ -674,10 +802,8 @@ where
             Message::Frame(_) => continue,
         };
         if done {
-            // Already closing: what still arrives is shown, but counts no more.
-            if output_open {
-                output_open = sink.emit(data_event(message)).await;
-            }
+            // Already closing: `--count 3` means 3, like `head -n 3`; what the
+            // peer sent before it read our Close is dropped.
             continue;
         }
         end.received += 1;
@@ -775,8 +901,7 @@ async fn write_half<S>(
     state: mpsc::Sender<WriterState>,
     mut reader_done: watch::Receiver<bool>,
     shutdown: &mut watch::Receiver<Option<u16>>,
-    last_heard: &AtomicU64,
-    started: Instant,
+    clocks: Clocks<'_>,
     mut confirmed: watch::Receiver<u64>,
 ) -> WriteEnd
 where
@@ -803,8 +928,24 @@ where
     let mut last_ping_at: u64 = 0;
     let mut input_open = !queue.ended;
     let mut shutdown_alive = true;
+    // After the input ended: close once the peer has sent no data message for the
+    // linger. (ms since `started` when lingering began; the timer is re-armed from
+    // the last data message.)
+    let linger_ms = u64::try_from(cfg.linger.as_millis()).unwrap_or(u64::MAX);
+    let lingers = cfg.close_on_input_end && linger_ms > 0;
+    // A connection after a reconnect whose input had already ended: what it
+    // carries over is sent below, then it lingers like the first.
+    let mut lingering_since: Option<u64> = (queue.ended && lingers).then_some(0);
+    let linger_timer = tokio::time::sleep(cfg.linger.min(Duration::from_secs(86_400 * 365)));
+    tokio::pin!(linger_timer);
+    let timeout_timer = tokio::time::sleep_until(
+        cfg.deadline
+            .map_or_else(|| later(Duration::MAX), |deadline| deadline.at),
+    );
+    tokio::pin!(timeout_timer);
 
     // What a previous connection could not send goes first.
+    queue.unconfirmed_in_carry = 0;
     if !queue.carry.is_empty() {
         let carried: Vec<Message> = queue.carry.drain(..).collect();
         if let Err(err) =
@@ -841,6 +982,22 @@ where
                 WriterCmd::Close(frame, cause) => (Some(frame), cause),
             },
             _ = reader_done.changed() => return end,
+            () = &mut timeout_timer, if cfg.deadline.is_some() => {
+                let frame = CloseFrame { code: CloseCode::Normal, reason: Utf8Bytes::from_static("timeout") };
+                (Some(frame), CloseCause::TimedOut(cfg.deadline.expect("checked")))
+            }
+            () = &mut linger_timer, if lingering_since.is_some() => {
+                let since = lingering_since.unwrap_or(0);
+                let quiet_from = since.max(clocks.data.load(Ordering::Relaxed));
+                let now = clocks.now_ms();
+                if now.saturating_sub(quiet_from) < linger_ms {
+                    // Data came meanwhile: silence counts from the last message.
+                    let wake = clocks.started + Duration::from_millis(quiet_from.saturating_add(linger_ms));
+                    linger_timer.as_mut().reset(tokio::time::Instant::from_std(wake));
+                    continue;
+                }
+                (Some(close_with(CloseCode::Normal)), CloseCause::InputEnded)
+            }
             changed = shutdown.changed(), if shutdown_alive => {
                 if changed.is_err() {
                     shutdown_alive = false;
@@ -850,8 +1007,8 @@ where
                 (Some(shutdown_frame(code)), CloseCause::Shutdown(code))
             }
             () = tick => {
-                let now = started.elapsed().as_millis() as u64;
-                let heard = last_heard.load(Ordering::Relaxed);
+                let now = clocks.now_ms();
+                let heard = clocks.heard.load(Ordering::Relaxed);
                 if let Some(since) = ping_outstanding_since {
                     if heard >= since {
                         ping_outstanding_since = None;
@@ -901,13 +1058,25 @@ where
                     if !cfg.close_on_input_end {
                         continue;
                     }
+                    if lingers {
+                        // Everything queued is out (each batch was flushed); now
+                        // give the peer time to answer the last of it.
+                        lingering_since = Some(clocks.now_ms());
+                        linger_timer.as_mut().reset(later(cfg.linger));
+                        continue;
+                    }
                     (Some(close_with(CloseCode::Normal)), CloseCause::InputEnded)
                 }
             },
         };
         let _ = tx.send(Message::Close(frame)).await;
+        let at_deadline = matches!(cause, CloseCause::TimedOut(_));
         end.initiated = Some(cause);
-        let _ = state.try_send(WriterState::CloseSent);
+        let _ = state.try_send(if at_deadline {
+            WriterState::CloseSentAtDeadline
+        } else {
+            WriterState::CloseSent
+        });
         // Echoes of what still arrives have nowhere to go now; let the reader's
         // sends fail instead of waiting.
         drop(cmds);

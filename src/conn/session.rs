@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::dial::{DialOptions, backoff_delay, dial};
-use super::pump::{DoneWhen, Event, EventSink, InputQueue, PumpConfig, pump};
+use super::pump::{Deadline, DoneWhen, Event, EventSink, InputQueue, PumpConfig, pump};
 use crate::exit::{Exit, coded, exit_code_of};
 
 /// Everything a client session needs besides its input and output.
@@ -36,17 +36,24 @@ pub async fn run_client<E: EventSink>(
     // Whether any connection opened: when none did, the "cannot connect" error
     // already says nothing was sent, and a warning about unsent input is noise.
     let mut connected = false;
-    let run = run_until_closed(session, queue, sink, done_when, shutdown, &mut connected);
-    let result = match session.timeout {
-        Some(limit) => match tokio::time::timeout(limit, run).await {
+    // `--timeout`: the pump closes cleanly when it passes (Close 1000 "timeout",
+    // what already arrived written); dialing and backoff simply stop.
+    let deadline = session.timeout.map(Deadline::after);
+    let run = run_until_closed(
+        session,
+        deadline,
+        queue,
+        sink,
+        done_when,
+        shutdown,
+        &mut connected,
+    );
+    let result = match deadline {
+        // A last resort, for a sink that stopped taking events (stdout not read)
+        // and so keeps the pump from seeing its close through.
+        Some(deadline) => match tokio::time::timeout_at(deadline.hard_stop(), run).await {
             Ok(result) => result,
-            Err(_) => Err(coded(
-                Exit::Timeout,
-                format!(
-                    "timed out after {} (--timeout)",
-                    humantime::format_duration(limit)
-                ),
-            )),
+            Err(_) => Err(deadline.error()),
         },
         None => run.await,
     };
@@ -64,6 +71,7 @@ pub async fn run_client<E: EventSink>(
 
 async fn run_until_closed<E: EventSink>(
     session: &ClientSession,
+    deadline: Option<Deadline>,
     queue: &mut InputQueue,
     sink: &mut E,
     mut done_when: Option<DoneWhen>,
@@ -74,10 +82,22 @@ async fn run_until_closed<E: EventSink>(
     let max_retries = session.dial.client.max_retries;
     let show_status = !session.quiet && (session.dial.verbose || std::io::stderr().is_terminal());
     let mut failed_attempts: u32 = 0;
+    let pump_config = PumpConfig {
+        deadline,
+        ..session.pump.clone()
+    };
+    let out_of_time = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline.at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(out_of_time);
     loop {
         let attempt = tokio::select! {
             biased;
             _ = interrupted(&mut shutdown) => return Err(coded(Exit::Interrupted, "interrupted")),
+            () = &mut out_of_time => return Err(deadline.expect("armed").error()),
             attempt = dial(&session.dial) => attempt,
         };
         let connected = match attempt {
@@ -99,6 +119,7 @@ async fn run_until_closed<E: EventSink>(
                 }
                 tokio::select! {
                     _ = interrupted(&mut shutdown) => return Err(coded(Exit::Interrupted, "interrupted")),
+                    () = &mut out_of_time => return Err(deadline.expect("armed").error()),
                     () = tokio::time::sleep(delay) => continue,
                 }
             }
@@ -122,12 +143,21 @@ async fn run_until_closed<E: EventSink>(
             connected.ws,
             queue,
             sink,
-            &session.pump,
+            &pump_config,
             done_when.as_mut(),
             &mut shutdown,
         )
         .await;
-        if reconnect && finished.ended_by_peer() && shutdown.borrow().is_none() {
+        // The input ended, all of it went out, and the peer then closed normally
+        // (typically while we lingered for its replies): the session is over, not
+        // a dropped connection to redo. What it did not confirm is not sent again:
+        // a peer that answers and closes does not answer our confirmation pings,
+        // and sending again would repeat requests it already served.
+        let session_over = queue.all_sent() && finished.peer_closed_normally();
+        if session_over {
+            queue.forget_unconfirmed();
+        }
+        if reconnect && finished.ended_by_peer() && !session_over && shutdown.borrow().is_none() {
             let why = match finished.into_result() {
                 Ok(()) => "the connection closed".to_string(),
                 Err(err) => format!("{err:#}"),
@@ -142,6 +172,7 @@ async fn run_until_closed<E: EventSink>(
             }
             tokio::select! {
                 _ = interrupted(&mut shutdown) => return Err(coded(Exit::Interrupted, "interrupted")),
+                () = &mut out_of_time => return Err(deadline.expect("armed").error()),
                 () = tokio::time::sleep(delay) => continue,
             }
         }

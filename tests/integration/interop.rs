@@ -1,45 +1,8 @@
 //! Interop with an independent implementation: Python's `websockets` as the server.
 //! Skipped, with a note, when `python3 -c 'import websockets'` fails.
 
-use std::process::Stdio;
-
-use tokio::io::{AsyncBufReadExt, BufReader};
-
+use crate::common::peers::python_server;
 use crate::common::run;
-
-/// A Python server process, killed when dropped.
-struct PythonServer {
-    url: String,
-    _child: tokio::process::Child,
-}
-
-async fn python_server() -> Option<PythonServer> {
-    let available = std::process::Command::new("python3")
-        .args(["-c", "import websockets"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        eprintln!("note: python3 websockets not importable; interop test skipped");
-        return None;
-    }
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/integration/python/server.py"
-    );
-    let mut child = tokio::process::Command::new("python3")
-        .arg(script)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .ok()?;
-    let mut lines = BufReader::new(child.stdout.take()?).lines();
-    let url = tokio::time::timeout(crate::common::TEST_DEADLINE, lines.next_line())
-        .await
-        .ok()?
-        .ok()??;
-    Some(PythonServer { url, _child: child })
-}
 
 #[tokio::test]
 async fn python_server_echoes_text_and_binary() {

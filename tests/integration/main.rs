@@ -6,6 +6,7 @@ mod common;
 mod generated;
 mod hardening;
 mod interop;
+mod late;
 mod listen;
 mod pipe;
 mod proxy;

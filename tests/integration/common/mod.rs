@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::result_large_err)]
 
 pub mod certs;
+pub mod peers;
 pub mod proxy;
 
 use std::net::SocketAddr;

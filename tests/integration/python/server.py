@@ -2,7 +2,11 @@
 
 Prints `ws://127.0.0.1:PORT` once listening. Paths: /echo echoes every message
 (text as text, binary as binary); /close4001 sends "bye" then closes with 4001;
-/proto answers with the subprotocol it negotiated.
+/proto answers with the subprotocol it negotiated; /late/MS echoes each message
+after awaiting MS milliseconds (0: one turn of the event loop), the way real
+handlers reply after awaiting something, so a Close read meanwhile ends replies;
+/push-late/MS/N waits MS milliseconds, sends N messages `late-I`, reads N messages
+back and closes with 1000 and the reason "echoed K" (K: how many came back equal).
 """
 
 import asyncio
@@ -16,6 +20,22 @@ async def handler(ws):
     if path == "/close4001":
         await ws.send("bye")
         await ws.close(4001, "policy")
+        return
+    if path.startswith("/late/"):
+        delay = int(path.removeprefix("/late/")) / 1000
+        async for message in ws:
+            await asyncio.sleep(delay)
+            await ws.send(message)
+        return
+    if path.startswith("/push-late/"):
+        delay, count = (int(part) for part in path.split("/")[2:4])
+        await asyncio.sleep(delay / 1000)
+        sent = [f"late-{i}" for i in range(count)]
+        for message in sent:
+            await ws.send(message)
+        back = [await ws.recv() for _ in sent]
+        same = sum(1 for a, b in zip(sent, back) if a == b)
+        await ws.close(1000, f"echoed {same}")
         return
     if path == "/proto":
         await ws.send(f"protocol={ws.subprotocol}")
