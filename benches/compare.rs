@@ -3,6 +3,9 @@
 //!
 //! `cargo bench --bench compare` starts an echo/push server on 127.0.0.1, runs every
 //! scenario with the clients alternating, and prints medians and ratios to the floor.
+//! wspipe runs twice: as a user runs it (lingering after EOF for late replies,
+//! which costs a one-shot run the linger) and with `--linger 0` (closing at EOF as
+//! the other clients do: the cost of the pipe itself).
 //! Every run is checked: a client that did not deliver every message is reported as
 //! INCOMPLETE, never as fast. `BENCH_REPS=N` sets the repetitions (default 5).
 
@@ -99,17 +102,15 @@ struct Client {
 
 fn clients() -> Vec<Client> {
     let mut clients = vec![
+        // As a user runs it: after EOF it lingers (1 s by default) for late replies.
         Client {
             name: "wspipe",
-            command: |url, s| {
-                let mut c = Command::new(env!("CARGO_BIN_EXE_wspipe"));
-                c.arg("connect");
-                if s.receive_only {
-                    c.arg("-n");
-                }
-                c.arg(url);
-                c
-            },
+            command: |url, s| wspipe(url, s, &[]),
+        },
+        // Closing at EOF like the others: the cost of the pipe itself.
+        Client {
+            name: "wspipe-l0",
+            command: |url, s| wspipe(url, s, &["--linger", "0"]),
         },
         Client {
             name: "floor",
@@ -143,6 +144,16 @@ fn clients() -> Vec<Client> {
         });
     }
     clients
+}
+
+fn wspipe(url: &str, scenario: &Scenario, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wspipe"));
+    c.arg("connect").args(extra);
+    if scenario.receive_only {
+        c.arg("-n");
+    }
+    c.arg(url);
+    c
 }
 
 struct Scenario {

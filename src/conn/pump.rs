@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -569,6 +569,7 @@ where
     // When the last data message arrived (ms since `started`), for the linger:
     // a server's keepalive pings are not replies and must not hold the run open.
     let last_data = AtomicU64::new(0);
+    let lingering = AtomicBool::new(false);
     // How many messages of this connection the peer has confirmed reading.
     let (confirmed_tx, confirmed_rx) = watch::channel(0u64);
     let confirming = queue.unconfirmed.is_some();
@@ -583,6 +584,7 @@ where
         Clocks {
             heard: &last_heard,
             data: &last_data,
+            lingering: &lingering,
             started,
         },
         confirming.then_some(&confirmed_tx),
@@ -598,6 +600,7 @@ where
         Clocks {
             heard: &last_heard,
             data: &last_data,
+            lingering: &lingering,
             started,
         },
         confirmed_rx,
@@ -632,6 +635,9 @@ where
 struct Clocks<'a> {
     heard: &'a AtomicU64,
     data: &'a AtomicU64,
+    /// Set by the writer when the linger starts: only then is `data` kept (a
+    /// clock read per message costs more than a small message).
+    lingering: &'a AtomicBool,
     started: Instant,
 }
 
@@ -683,7 +689,6 @@ where
     // Only a keepalive needs to know when we last heard from the peer, and only
     // the linger when the last data message came.
     let keepalive = cfg.ping_interval.is_some() || cfg.ping_timeout.is_some();
-    let lingers = !cfg.linger.is_zero();
     // Messages taken in a row straight from the stream, without the select.
     let mut streak = 0;
     loop {
@@ -763,7 +768,7 @@ where
         }
         let message = match message {
             Message::Text(_) | Message::Binary(_) => {
-                if lingers {
+                if clocks.lingering.load(Ordering::Relaxed) {
                     clocks.data.store(clocks.now_ms(), Ordering::Relaxed);
                 }
                 message
@@ -936,6 +941,9 @@ where
     // A connection after a reconnect whose input had already ended: what it
     // carries over is sent below, then it lingers like the first.
     let mut lingering_since: Option<u64> = (queue.ended && lingers).then_some(0);
+    clocks
+        .lingering
+        .store(lingering_since.is_some(), Ordering::Relaxed);
     let linger_timer = tokio::time::sleep(cfg.linger.min(Duration::from_secs(86_400 * 365)));
     tokio::pin!(linger_timer);
     let timeout_timer = tokio::time::sleep_until(
@@ -1062,6 +1070,7 @@ where
                         // Everything queued is out (each batch was flushed); now
                         // give the peer time to answer the last of it.
                         lingering_since = Some(clocks.now_ms());
+                        clocks.lingering.store(true, Ordering::Relaxed);
                         linger_timer.as_mut().reset(later(cfg.linger));
                         continue;
                     }
