@@ -29,8 +29,26 @@ async fn wait_closes_after_n_replies() {
     let server = TestServer::start(Behaviour::Echo).await;
     let out = run(&["send", &server.url(), "a", "b", "c", "--wait", "2"], b"").await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let text = out.stdout();
-    assert!(text.starts_with("a\nb\n"), "{text}");
+    // Exactly the replies that satisfied it: the echo of "c" is not shown.
+    assert_eq!(out.stdout(), "a\nb\n");
+}
+
+#[tokio::test]
+async fn wait_prints_exactly_n_of_a_flood_and_closes_at_once() {
+    let server = TestServer::start(Behaviour::Push { count: 100_000 }).await;
+    let out = run(&["send", &server.url(), "--wait", "3"], b"").await;
+    assert_eq!(
+        (out.code, out.stdout(), out.stderr.as_str()),
+        (0, "msg-0\nmsg-1\nmsg-2\n".to_string(), "")
+    );
+}
+
+#[tokio::test]
+async fn expect_prints_up_to_the_matching_reply() {
+    let server = TestServer::start(Behaviour::Push { count: 100_000 }).await;
+    let out = run(&["send", &server.url(), "--expect", "^msg-4$"], b"").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout(), "msg-0\nmsg-1\nmsg-2\nmsg-3\nmsg-4\n");
 }
 
 #[tokio::test]
