@@ -21,7 +21,9 @@ pub async fn run(args: ConnectArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         pump: PumpConfig {
             // stdin EOF ends a plain pipe (after the linger); a mirror or a
             // `--count` is ended by the peer, the count or the deadline instead.
-            close_on_input_end: !args.no_close && !args.echo && args.lifecycle.count.is_none(),
+            // In the REPL, Ctrl-D always means "close now".
+            close_on_input_end: !args.no_close
+                && (interactive || (!args.echo && args.lifecycle.count.is_none())),
             close_timeout: args.lifecycle.close_timeout,
             echo: args.echo,
             // The REPL shows the pongs of its /ping whatever -P says.

@@ -322,3 +322,22 @@ async fn dumb_terminal_prints_a_late_reply_on_its_own_line_then_the_prompt() {
     assert_eq!(code, 0);
     assert_eq!(server.received_texts(), vec!["one", "two"]);
 }
+
+/// `--count` keeps a pipe open past stdin EOF; in the REPL, Ctrl-D still closes.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_d_closes_the_repl_even_with_count() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let home = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let home_path = home.path().to_path_buf();
+    let code = in_pty(move || {
+        let mut repl = start_repl(&url, &home_path, &["--count", "5"]);
+        repl.send_line("one").unwrap();
+        repl.exp_string("< one").unwrap();
+        repl.send_control('d').unwrap();
+        pty_exit_code(&mut repl)
+    })
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(server.closes(), vec![(1000, String::new())]);
+}
