@@ -148,12 +148,15 @@ async fn run_until_closed<E: EventSink>(
             &mut shutdown,
         )
         .await;
-        // The input ended, all of it went out, and the peer then closed normally
-        // (typically while we lingered for its replies): the session is over, not
-        // a dropped connection to redo. What it did not confirm is not sent again:
-        // a peer that answers and closes does not answer our confirmation pings,
-        // and sending again would repeat requests it already served.
-        let session_over = queue.all_sent() && finished.peer_closed_normally();
+        // In a pipe whose input ended and went out in full, a normal Close from
+        // the peer (typically while we lingered for its replies) ends the session:
+        // it is not a dropped connection to redo. What it did not confirm is not
+        // sent again: a peer that answers and closes does not answer our
+        // confirmation pings, and sending again would repeat requests it served.
+        // (With -n, or while waiting for replies, the peer's Close is reconnected
+        // as before: those runs are about what the peer sends next.)
+        let session_over =
+            session.pump.close_on_input_end && queue.all_sent() && finished.peer_closed_normally();
         if session_over {
             queue.forget_unconfirmed();
         }

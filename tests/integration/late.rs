@@ -234,3 +234,34 @@ async fn timeout_bounds_the_linger_of_a_chatty_peer() {
         assert_eq!(*line, format!("msg-{i}"));
     }
 }
+
+#[tokio::test]
+async fn no_close_with_reconnect_still_redials_after_a_normal_close() {
+    // -n is about what the peer sends next: a server that says goodbye normally
+    // (a restart) is dialled again, stdin EOF or not.
+    let server = TestServer::start(Behaviour::SendThenClose {
+        messages: vec![Message::text("x")],
+        code: 1000,
+        reason: "",
+    })
+    .await;
+    let out = run(
+        &[
+            "connect",
+            "-n",
+            "--reconnect",
+            "--count",
+            "2",
+            &server.url(),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (out.code, out.stdout()),
+        (0, "x\nx\n".to_string()),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(server.observed.lock().unwrap().connections, 2);
+}
