@@ -344,7 +344,8 @@ pub type DoneWhen = Box<dyn FnMut(&Message) -> bool + Send>;
 /// How one pump run behaves.
 #[derive(Debug, Clone)]
 pub struct PumpConfig {
-    /// Send Close (1000) when the input ends (false for `--no-close`).
+    /// Send Close (1000) when the input ends, after the linger (false for
+    /// `--no-close`, `connect --echo` and `--count`, and while `send` waits).
     pub close_on_input_end: bool,
     /// How long to wait for the peer's Close after sending ours.
     pub close_timeout: Duration,
