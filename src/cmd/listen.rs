@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::cli::{GlobalArgs, ListenArgs, OutputFormat};
 use crate::conn::accept::{
-    Accepted, ServerOptions, accept, bind, resolve_listen_addr, tls_acceptor,
+    Accepted, ServerOptions, accept, bind, raise_fd_limit, resolve_listen_addr, tls_acceptor,
 };
 use crate::conn::hub::{ClientEnd, ClientSink, Hub, TOO_SLOW, too_slow_message};
 use crate::conn::pump::{CloseCause, Event, EventSink, EventTx, PumpConfig, shutdown_channel};
@@ -49,6 +49,7 @@ pub async fn run(args: ListenArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
         _ => None,
     };
+    raise_fd_limit();
     let listener = bind(addr).await?;
     let local = listener
         .local_addr()

@@ -93,7 +93,7 @@ pub async fn resolve_listen_addr(addr: &str) -> anyhow::Result<SocketAddr> {
 
 /// Binds the listening socket; a port in use or a privileged port is a one-line error.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.map_err(|e| {
+    listen_socket(addr).map_err(|e| {
         let why = match e.kind() {
             io::ErrorKind::AddrInUse => "the address is already in use".to_string(),
             io::ErrorKind::PermissionDenied => {
@@ -104,6 +104,40 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         };
         coded(Exit::Failure, format!("cannot listen on {addr}: {why}"))
     })
+}
+
+/// Connections the kernel queues for `accept` at most. mio's default of 128 makes
+/// a burst of a few thousand clients lose their SYNs and retry a second later;
+/// websocat uses 1024 too. (Linux caps it at net.core.somaxconn.)
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// Raises the soft limit on open files to the hard one, as servers (and Go's
+/// runtime) do: a soft limit of 1024, common on desktops, would refuse the
+/// thousand-and-first client with "too many open files".
+pub fn raise_fd_limit() {
+    #[cfg(unix)]
+    {
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+            if soft < hard {
+                let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+            }
+        }
+    }
+}
+
+/// A listening socket as `TcpListener::bind` makes it, with a deeper backlog.
+fn listen_socket(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std and tokio do on Unix: a restarted server can bind its port at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// The TLS acceptor for `--tls-cert` / `--tls-key` (PEM files). An unreadable or

@@ -530,6 +530,17 @@ pub async fn finish(mut child: tokio::process::Child, stdin: Vec<u8>) -> Run {
     }
 }
 
+/// Raises this process's soft limit on open files to at least `wanted` (within the
+/// hard limit), for tests that open thousands of connections.
+pub fn raise_fd_limit(wanted: u64) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < wanted {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, wanted.min(hard), hard);
+        }
+    }
+}
+
 /// A port on 127.0.0.1 that nothing listens on (bound, noted, let go).
 pub fn unused_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
