@@ -515,8 +515,11 @@ impl Finished {
 
 /// Asked of the writer by the reader.
 enum WriterCmd {
-    /// Send this back; the sender answers once it reached tungstenite.
+    /// Send this back; the sender answers once it reached tungstenite (buffered,
+    /// not yet flushed: echoes go out in bursts).
     Echo(Message, oneshot::Sender<()>),
+    /// The reader has nothing more to read for now: flush the echoes.
+    Flush,
     Close(CloseFrame, CloseCause),
 }
 
@@ -740,6 +743,9 @@ where
                     // to read for now, so the sink hands over what it batched.
                     () = std::future::ready(()), if unflushed => {
                         unflushed = false;
+                        if cfg.echo {
+                            let _ = cmds.send(WriterCmd::Flush).await;
+                        }
                         if output_open && !sink.idle().await {
                             output_open = false;
                             let _ = cmds.send(WriterCmd::Close(normal_close(), CloseCause::OutputClosed)).await;
@@ -970,6 +976,8 @@ where
         code,
         reason: Utf8Bytes::default(),
     };
+    // Echoes handed to tungstenite since the last flush.
+    let mut echoes_unflushed = 0usize;
     loop {
         let tick = async {
             match keepalive.as_mut() {
@@ -983,9 +991,23 @@ where
             biased;
             Some(cmd) = cmds.recv() => match cmd {
                 WriterCmd::Echo(message, sent) => {
-                    let mut unsent = VecDeque::new();
-                    let _ = send_burst(tx, vec![message], &mut unsent, None).await;
+                    // Into tungstenite's buffer (which writes itself out when it
+                    // fills), flushed when the reader goes idle: one write per
+                    // burst of echoes instead of one per message.
+                    let fed = feed_into_tungstenite(tx, message).await;
                     let _ = sent.send(());
+                    echoes_unflushed += 1;
+                    if fed.is_err() || echoes_unflushed >= BURST {
+                        echoes_unflushed = 0;
+                        let _ = tx.flush().await;
+                    }
+                    continue;
+                }
+                WriterCmd::Flush => {
+                    if echoes_unflushed > 0 {
+                        echoes_unflushed = 0;
+                        let _ = tx.flush().await;
+                    }
                     continue;
                 }
                 WriterCmd::Close(frame, cause) => (Some(frame), cause),
@@ -1095,6 +1117,21 @@ where
         let _ = reader_done.wait_for(|done| *done).await;
         return end;
     }
+}
+
+/// Hands one message to tungstenite without flushing: the split sink keeps a fed
+/// message in a slot of its own until the next `poll_ready`, so poll it once more.
+async fn feed_into_tungstenite<S>(
+    tx: &mut SplitSink<WebSocketStream<S>, Message>,
+    message: Message,
+) -> Result<(), WsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let mut tx = std::pin::Pin::new(tx);
+    futures_util::future::poll_fn(|cx| tx.as_mut().poll_ready(cx)).await?;
+    tx.as_mut().start_send(message)?;
+    futures_util::future::poll_fn(|cx| tx.as_mut().poll_ready(cx)).await
 }
 
 /// Feeds a burst and flushes once. On failure, every message not known to have

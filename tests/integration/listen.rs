@@ -24,6 +24,14 @@ async fn connect(url: &str) -> Client {
 
 /// The next data message or Close (pings and pongs skipped), bounded in time.
 async fn next_message(ws: &mut Client) -> Message {
+    next_message_of(ws).await
+}
+
+/// [`next_message`] of any stream of messages (the read half of a split client).
+async fn next_message_of<S>(ws: &mut S) -> Message
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
     loop {
         let message = tokio::time::timeout(LINE_DEADLINE, ws.next())
             .await
@@ -695,5 +703,32 @@ async fn a_burst_of_two_thousand_connections_is_served() {
     // Not asserted (timing): a backlog too short shows as a slowest handshake of
     // over a second, the SYN retransmission delay.
     eprintln!("{CLIENTS} connections at once: slowest handshake {slowest:?}");
+    server.interrupt();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn echo_of_a_hundred_thousand_messages_in_order() {
+    const MESSAGES: usize = 100_000;
+    let server = Listener::start(&["0", "--echo", "-q"]).await;
+    let ws = connect(&server.url).await;
+    let (mut tx, mut rx) = ws.split();
+    let sender = tokio::spawn(async move {
+        for i in 0..MESSAGES {
+            tx.feed(Message::text(format!("{{\"id\":{i}}}")))
+                .await
+                .unwrap();
+        }
+        tx.flush().await.unwrap();
+        tx
+    });
+    let mut counted = 0;
+    while counted < MESSAGES {
+        let message = next_message_of(&mut rx).await;
+        assert_eq!(message, Message::text(format!("{{\"id\":{counted}}}")));
+        counted += 1;
+    }
+    let mut tx = sender.await.unwrap();
+    tx.send(Message::Close(None)).await.unwrap();
+    assert!(next_message_of(&mut rx).await.is_close());
     server.interrupt();
 }
