@@ -20,7 +20,7 @@ use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -515,13 +515,13 @@ impl Finished {
 
 /// Asked of the writer by the reader.
 enum WriterCmd {
-    /// Send this back; the sender answers once it reached tungstenite (buffered,
-    /// not yet flushed: echoes go out in bursts).
-    Echo(Message, oneshot::Sender<()>),
-    /// The reader has nothing more to read for now: flush the echoes.
-    Flush,
     Close(CloseFrame, CloseCause),
 }
+
+/// The sending half, shared: the writer sends input, pings and the Close; the
+/// reader feeds echoes itself (both run in one task, so the lock is never
+/// contended; it only orders their turns at the socket).
+type SharedSink<S> = tokio::sync::Mutex<SplitSink<WebSocketStream<S>, Message>>;
 
 /// What the writer tells the reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -562,7 +562,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     E: EventSink,
 {
-    let (mut tx, mut rx) = ws.split();
+    let (tx, mut rx) = ws.split();
+    let tx: SharedSink<S> = tokio::sync::Mutex::new(tx);
     let (cmd_tx, cmd_rx) = mpsc::channel::<WriterCmd>(64);
     // The writer tells the reader at most twice (close sent, failed); an mpsc
     // receiver is cheaper than a watch to poll once per message.
@@ -583,6 +584,7 @@ where
         sink,
         cfg,
         &mut done_when,
+        &tx,
         cmd_tx,
         state_rx,
         Clocks {
@@ -594,7 +596,7 @@ where
         confirming.then_some(&confirmed_tx),
     );
     let writer = write_half(
-        &mut tx,
+        &tx,
         queue,
         cfg,
         cmd_rx,
@@ -618,6 +620,7 @@ where
 
     // Answer a Close the peer started (tungstenite queued the reply) and finish the
     // handshake; bounded, because a dead peer never reads it.
+    let mut tx = tx.into_inner();
     let _ = tokio::time::timeout(Duration::from_secs(1), tx.close()).await;
 
     // The peer answered our Close: it read every frame before it.
@@ -664,6 +667,7 @@ async fn read_half<S, E>(
     sink: &mut E,
     cfg: &PumpConfig,
     done_when: &mut Option<&mut DoneWhen>,
+    ws_tx: &SharedSink<S>,
     cmds: mpsc::Sender<WriterCmd>,
     mut writer_state: mpsc::Receiver<WriterState>,
     clocks: Clocks<'_>,
@@ -686,6 +690,8 @@ where
     let mut done = false;
     // Events were emitted since the sink was last told the socket is idle.
     let mut unflushed = false;
+    // Echoes handed to tungstenite since the last flush.
+    let mut echoes_unflushed = 0usize;
     // One timer for the whole run, armed when our Close goes out: a timer made
     // per received message costs more than the message.
     let close_wait = tokio::time::sleep(Duration::ZERO);
@@ -743,8 +749,9 @@ where
                     // to read for now, so the sink hands over what it batched.
                     () = std::future::ready(()), if unflushed => {
                         unflushed = false;
-                        if cfg.echo {
-                            let _ = cmds.send(WriterCmd::Flush).await;
+                        if echoes_unflushed > 0 {
+                            echoes_unflushed = 0;
+                            let _ = ws_tx.lock().await.flush().await;
                         }
                         if output_open && !sink.idle().await {
                             output_open = false;
@@ -822,13 +829,19 @@ where
         let finished = done_when.as_mut().is_some_and(|check| check(&message));
         let event = if cfg.echo {
             let event = data_event(message.clone());
-            // Wait until the echo is out before reading on: once tungstenite
-            // has read the peer's Close it refuses to send anything else, so
-            // reading ahead would lose the echoes of the last messages. It
-            // also slows a peer that sends faster than it reads.
-            let (sent_tx, sent) = oneshot::channel();
-            if cmds.send(WriterCmd::Echo(message, sent_tx)).await.is_ok() {
-                let _ = sent.await;
+            // The echo goes into tungstenite before the next message is read:
+            // once tungstenite has read the peer's Close it refuses to send
+            // anything else, so reading ahead would lose the echoes of the last
+            // messages. It also slows a peer that sends faster than it reads.
+            // Flushed when the socket has nothing more to read (or every
+            // BURST): one write per burst of echoes. After our own Close,
+            // tungstenite refuses it at once.
+            let mut tx = ws_tx.lock().await;
+            let fed = feed_into_tungstenite(&mut tx, message).await;
+            echoes_unflushed += 1;
+            if fed.is_err() || echoes_unflushed >= BURST {
+                echoes_unflushed = 0;
+                let _ = tx.flush().await;
             }
             event
         } else {
@@ -906,7 +919,7 @@ struct WriteEnd {
 
 #[allow(clippy::too_many_arguments)]
 async fn write_half<S>(
-    tx: &mut SplitSink<WebSocketStream<S>, Message>,
+    ws_tx: &SharedSink<S>,
     queue: &mut InputQueue,
     cfg: &PumpConfig,
     mut cmds: mpsc::Receiver<WriterCmd>,
@@ -963,8 +976,14 @@ where
     queue.unconfirmed_in_carry = 0;
     if !queue.carry.is_empty() {
         let carried: Vec<Message> = queue.carry.drain(..).collect();
-        if let Err(err) =
-            send_burst(tx, carried, &mut queue.carry, queue.unconfirmed.as_mut()).await
+        let mut tx = ws_tx.lock().await;
+        if let Err(err) = send_burst(
+            &mut tx,
+            carried,
+            &mut queue.carry,
+            queue.unconfirmed.as_mut(),
+        )
+        .await
         {
             end.failure = Some(err);
             let _ = state.try_send(WriterState::Failed);
@@ -976,8 +995,6 @@ where
         code,
         reason: Utf8Bytes::default(),
     };
-    // Echoes handed to tungstenite since the last flush.
-    let mut echoes_unflushed = 0usize;
     loop {
         let tick = async {
             match keepalive.as_mut() {
@@ -989,29 +1006,7 @@ where
         };
         let (frame, cause) = tokio::select! {
             biased;
-            Some(cmd) = cmds.recv() => match cmd {
-                WriterCmd::Echo(message, sent) => {
-                    // Into tungstenite's buffer (which writes itself out when it
-                    // fills), flushed when the reader goes idle: one write per
-                    // burst of echoes instead of one per message.
-                    let fed = feed_into_tungstenite(tx, message).await;
-                    let _ = sent.send(());
-                    echoes_unflushed += 1;
-                    if fed.is_err() || echoes_unflushed >= BURST {
-                        echoes_unflushed = 0;
-                        let _ = tx.flush().await;
-                    }
-                    continue;
-                }
-                WriterCmd::Flush => {
-                    if echoes_unflushed > 0 {
-                        echoes_unflushed = 0;
-                        let _ = tx.flush().await;
-                    }
-                    continue;
-                }
-                WriterCmd::Close(frame, cause) => (Some(frame), cause),
-            },
+            Some(WriterCmd::Close(frame, cause)) = cmds.recv() => (Some(frame), cause),
             _ = reader_done.changed() => return end,
             () = &mut timeout_timer, if cfg.deadline.is_some() => {
                 let frame = CloseFrame { code: CloseCode::Normal, reason: Utf8Bytes::from_static("timeout") };
@@ -1059,7 +1054,8 @@ where
                     last_ping_at = now;
                     ping_outstanding_since.get_or_insert(now);
                     let mut unsent = VecDeque::new();
-                    let _ = send_burst(tx, vec![Message::Ping(Bytes::from_static(b"wspipe"))], &mut unsent, None).await;
+                    let ping = vec![Message::Ping(Bytes::from_static(b"wspipe"))];
+                    let _ = send_burst(&mut *ws_tx.lock().await, ping, &mut unsent, None).await;
                 }
                 continue;
             }
@@ -1074,7 +1070,8 @@ where
             // buffers would.
             input = queue.rx.recv(), if input_open && !queue.unconfirmed.as_ref().is_some_and(Unconfirmed::is_full) => match input {
                 Some(Input::Batch(batch)) => {
-                    if send_burst(tx, batch, &mut queue.carry, queue.unconfirmed.as_mut()).await.is_err() {
+                    let sent = send_burst(&mut *ws_tx.lock().await, batch, &mut queue.carry, queue.unconfirmed.as_mut()).await;
+                    if sent.is_err() {
                         // The peer closed, or the socket failed: the reader will
                         // see why; what was not sent waits in the carry.
                         input_open = false;
@@ -1101,7 +1098,7 @@ where
                 }
             },
         };
-        let _ = tx.send(Message::Close(frame)).await;
+        let _ = ws_tx.lock().await.send(Message::Close(frame)).await;
         let at_deadline = matches!(cause, CloseCause::TimedOut(_));
         end.initiated = Some(cause);
         let _ = state.try_send(if at_deadline {
@@ -1109,8 +1106,7 @@ where
         } else {
             WriterState::CloseSent
         });
-        // Echoes of what still arrives have nowhere to go now; let the reader's
-        // sends fail instead of waiting.
+        // Nothing more to do for the reader: let its requests fail at once.
         drop(cmds);
         // Keep the state sender alive until the reader is done, so it does not
         // mistake the writer's return for a failure.
