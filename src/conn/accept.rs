@@ -106,10 +106,17 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     })
 }
 
+/// tungstenite reads into a buffer this size, zero-filled before each read, so
+/// every connection keeps that much memory resident: 128 KiB by default, most of
+/// an idle client's cost. A frame larger than this is still read whole (the
+/// buffer grows to the frame); it takes more reads.
+const SERVER_READ_BUFFER: usize = 16 << 10;
+
 /// Connections the kernel queues for `accept` at most. mio's default of 128 makes
-/// a burst of a few thousand clients lose their SYNs and retry a second later;
-/// websocat uses 1024 too. (Linux caps it at net.core.somaxconn.)
-const LISTEN_BACKLOG: u32 = 1024;
+/// a burst of a few thousand clients lose their SYNs and retry a second later
+/// (websocat uses 1024; 3,000 at once still overflowed that here now and then).
+/// Linux caps it at net.core.somaxconn, 4096 by default.
+const LISTEN_BACKLOG: u32 = 4096;
 
 /// Raises the soft limit on open files to the hard one, as servers (and Go's
 /// runtime) do: a soft limit of 1024, common on desktops, would refuse the
@@ -234,7 +241,7 @@ async fn upgrade(
     let result = tokio_tungstenite::accept_hdr_async_with_config(
         stream,
         callback,
-        Some(ws_config(opts.max_message_size)),
+        Some(ws_config(opts.max_message_size).read_buffer_size(SERVER_READ_BUFFER)),
     )
     .await;
     let ws = match result {
