@@ -732,3 +732,62 @@ async fn echo_of_a_hundred_thousand_messages_in_order() {
     assert!(next_message_of(&mut rx).await.is_close());
     server.interrupt();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broadcast_of_a_hundred_thousand_reaches_everyone_but_a_stalled_client() {
+    const MESSAGES: usize = 100_000;
+    // 100 bytes each: 10 MB in all, more than the kernel buffers of the stalled
+    // client's socket can absorb, so its backlog grows on the server.
+    let message = |i: usize| format!("m-{i:0>98}");
+    let mut server = Listener::start(&["0", "--broadcast"]).await;
+    let room = format!("{}/room/big", server.url);
+    // The server prints every message it relays: count them as they come.
+    let mut stdout = server.take_stdout();
+    let printed = tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok(Some(line)) = stdout.next_line().await {
+            assert_eq!(line, message(n));
+            n += 1;
+        }
+        n
+    });
+    // Joins the room and never reads, with a small receive buffer.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(server.addr).await.unwrap();
+    let (stalled, _) = tokio_tungstenite::client_async(room.as_str(), tcp)
+        .await
+        .unwrap();
+    let receivers: Vec<_> = [connect(&room).await, connect(&room).await]
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                for i in 0..MESSAGES {
+                    assert_eq!(next_text(&mut ws).await, message(i));
+                }
+                close_cleanly(&mut ws).await;
+            })
+        })
+        .collect();
+    let mut sender = connect(&room).await;
+    for n in 1..=4 {
+        server.stderr_until(&format!("client {n} connected")).await;
+    }
+    for i in 0..MESSAGES {
+        sender.feed(Message::text(message(i))).await.unwrap();
+    }
+    sender.flush().await.unwrap();
+    for receiver in receivers {
+        receiver.await.unwrap();
+    }
+    let line = server.stderr_until("client 1 ").await;
+    assert_eq!(
+        line,
+        "client 1 too slow: more than 4096 messages or 8 MiB waiting; closed with 1008"
+    );
+    close_cleanly(&mut sender).await;
+    drop(stalled);
+    server.interrupt();
+    assert_eq!(server.finish().await.0, 130);
+    assert_eq!(printed.await.unwrap(), MESSAGES);
+}

@@ -568,7 +568,7 @@ pub struct Listener {
     pub url: String,
     stdin: Option<tokio::process::ChildStdin>,
     stderr: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
-    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    stdout: Option<tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>>,
     /// Every stderr line read so far.
     pub stderr_seen: Vec<String>,
 }
@@ -586,7 +586,7 @@ impl Listener {
             .expect("spawning wspipe listen");
         let stdin = child.stdin.take();
         let stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let stdout = Some(tokio::io::BufReader::new(child.stdout.take().unwrap()).lines());
         let mut listener = Listener {
             child,
             addr: "0.0.0.0:0".parse().unwrap(),
@@ -629,7 +629,8 @@ impl Listener {
 
     /// The next stdout line (bounded in time).
     pub async fn stdout_line(&mut self) -> String {
-        tokio::time::timeout(LINE_DEADLINE, self.stdout.next_line())
+        let stdout = self.stdout.as_mut().expect("stdout already taken");
+        tokio::time::timeout(LINE_DEADLINE, stdout.next_line())
             .await
             .expect("no stdout line in time")
             .unwrap()
@@ -644,6 +645,13 @@ impl Listener {
 
     pub fn close_stdin(&mut self) {
         self.stdin.take();
+    }
+
+    /// stdout's lines, for a test that reads them from a task of its own.
+    pub fn take_stdout(
+        &mut self,
+    ) -> tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>> {
+        self.stdout.take().expect("stdout already taken")
     }
 
     /// stdin, for a test that writes it from a task of its own.
@@ -680,9 +688,11 @@ impl Listener {
             .expect("wspipe listen did not exit in time")
             .unwrap();
         let mut stdout = String::new();
-        while let Ok(Some(line)) = self.stdout.next_line().await {
-            stdout.push_str(&line);
-            stdout.push('\n');
+        if let Some(mut lines) = self.stdout.take() {
+            while let Ok(Some(line)) = lines.next_line().await {
+                stdout.push_str(&line);
+                stdout.push('\n');
+            }
         }
         let mut rest = Vec::new();
         while let Ok(Some(line)) = self.stderr.next_line().await {
