@@ -1115,6 +1115,62 @@ where
     }
 }
 
+/// Data messages larger than this go out in fragments of this size.
+///
+/// tungstenite copies a frame whole into its write buffer, and keeps that buffer's
+/// capacity afterwards: a 60 MiB message sent as one frame costs a second 60 MiB
+/// for as long as the connection lives. Fragments are slices of the message (no
+/// copy), and the sink waits for the socket between them, so the buffer stays
+/// the size of a fragment. It also keeps frames under the 16 MiB many peers accept.
+const FRAGMENT: usize = 256 << 10;
+
+/// `message` as the frames to feed, in order: itself, or a fragmented message.
+fn fragments(message: Message) -> Fragments {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let (data, opcode) = match message {
+        Message::Text(text) if text.len() > FRAGMENT => (Bytes::from(text), Data::Text),
+        Message::Binary(data) if data.len() > FRAGMENT => (data, Data::Binary),
+        small => return Fragments::One(Some(small)),
+    };
+    let count = data.len().div_ceil(FRAGMENT);
+    Fragments::Many(Box::new((0..count).map(move |i| {
+        let chunk = data.slice(i * FRAGMENT..data.len().min((i + 1) * FRAGMENT));
+        let opcode = if i == 0 { opcode } else { Data::Continue };
+        Message::Frame(Frame::message(chunk, OpCode::Data(opcode), i + 1 == count))
+    })))
+}
+
+enum Fragments {
+    One(Option<Message>),
+    Many(Box<dyn Iterator<Item = Message> + Send>),
+}
+
+impl Iterator for Fragments {
+    type Item = Message;
+
+    fn next(&mut self) -> Option<Message> {
+        match self {
+            Fragments::One(message) => message.take(),
+            Fragments::Many(frames) => frames.next(),
+        }
+    }
+}
+
+/// Hands one frame to the sink: waits until it can take one (the previous one
+/// has moved on into tungstenite, which writes out a full buffer), then feeds it.
+async fn feed_frame<S>(
+    tx: &mut SplitSink<WebSocketStream<S>, Message>,
+    frame: Message,
+) -> Result<(), WsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let mut tx = std::pin::Pin::new(tx);
+    futures_util::future::poll_fn(|cx| tx.as_mut().poll_ready(cx)).await?;
+    tx.as_mut().start_send(frame)
+}
+
 /// Hands one message to tungstenite without flushing: the split sink keeps a fed
 /// message in a slot of its own until the next `poll_ready`, so poll it once more.
 async fn feed_into_tungstenite<S>(
@@ -1124,9 +1180,10 @@ async fn feed_into_tungstenite<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    for frame in fragments(message) {
+        feed_frame(tx, frame).await?;
+    }
     let mut tx = std::pin::Pin::new(tx);
-    futures_util::future::poll_fn(|cx| tx.as_mut().poll_ready(cx)).await?;
-    tx.as_mut().start_send(message)?;
     futures_util::future::poll_fn(|cx| tx.as_mut().poll_ready(cx)).await
 }
 
@@ -1149,19 +1206,13 @@ where
         // poll_ready or flush moves it into tungstenite: keep it until then.
         let mut fed = 0usize;
         let mut result = Ok(());
-        for message in batch.iter().take(BURST) {
-            if let Err(err) = futures_util::future::poll_fn(|cx| {
-                Sink::poll_ready(std::pin::Pin::new(&mut *tx), cx)
-            })
-            .await
-            {
-                result = Err(err);
-                break;
-            }
-            // The previous message has now left the slot.
-            if let Err(err) = Sink::start_send(std::pin::Pin::new(&mut *tx), message.clone()) {
-                result = Err(err);
-                break;
+        'burst: for message in batch.iter().take(BURST) {
+            // poll_ready moves the previous frame out of the slot first.
+            for frame in fragments(message.clone()) {
+                if let Err(err) = feed_frame(tx, frame).await {
+                    result = Err(err);
+                    break 'burst;
+                }
             }
             fed += 1;
         }
@@ -1235,6 +1286,36 @@ pub fn shutdown_channel() -> (
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_messages_are_cut_into_fragments_of_the_same_bytes() {
+        let small = Message::text("x".repeat(FRAGMENT));
+        assert_eq!(fragments(small.clone()).collect::<Vec<_>>(), [small]);
+
+        let data: Vec<u8> = (0..FRAGMENT * 2 + 7).map(|i| i as u8).collect();
+        let frames: Vec<_> = fragments(Message::binary(data.clone()))
+            .map(|message| match message {
+                Message::Frame(frame) => frame,
+                other => panic!("expected a frame, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(frames.len(), 3);
+        let opcodes: Vec<_> = frames
+            .iter()
+            .map(|f| (f.header().opcode, f.header().is_final))
+            .collect();
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        assert_eq!(
+            opcodes,
+            [
+                (OpCode::Data(Data::Binary), false),
+                (OpCode::Data(Data::Continue), false),
+                (OpCode::Data(Data::Continue), true),
+            ]
+        );
+        let joined: Vec<u8> = frames.iter().flat_map(|f| f.payload().to_vec()).collect();
+        assert_eq!(joined, data);
+    }
 
     #[tokio::test]
     async fn batches_keep_every_event_in_order() {

@@ -791,3 +791,19 @@ async fn broadcast_of_a_hundred_thousand_reaches_everyone_but_a_stalled_client()
     assert_eq!(server.finish().await.0, 130);
     assert_eq!(printed.await.unwrap(), MESSAGES);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_20_mib_echo_reaches_a_client_that_takes_frames_of_16_mib_at_most() {
+    // tungstenite's default limit on one frame is 16 MiB: wspipe sends large
+    // messages in fragments (which also keeps its own write buffer small).
+    let server = Listener::start(&["0", "--echo", "-q"]).await;
+    let mut ws = connect(&server.url).await;
+    let payload: Vec<u8> = (0..20u32 << 20).map(|i| (i % 251) as u8).collect();
+    ws.send(Message::binary(payload.clone())).await.unwrap();
+    match next_message(&mut ws).await {
+        Message::Binary(data) => assert!(data == payload, "the echo differs"),
+        other => panic!("expected the binary echo, got {other:?}"),
+    }
+    close_cleanly(&mut ws).await;
+    server.interrupt();
+}
