@@ -66,7 +66,8 @@ pub async fn run(args: ChatArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         timestamps: false,
         terminal: std::io::stdout().is_terminal(),
     };
-    let start_input = |input_tx| {
+    // Lines typed into a pipe are small; the count bound is enough.
+    let start_input = |input_tx, _budget| {
         let (lines_tx, lines_rx) = mpsc::channel(super::pipe::INPUT_QUEUE);
         crate::record::spawn_reader(vec![Source::Stdin], InputFormat::Text, lines_tx);
         tokio::spawn(lines_as_messages(lines_rx, input_tx, name));

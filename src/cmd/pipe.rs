@@ -2,11 +2,14 @@
 //! in, records out on stdout, one client session in between.
 
 use std::io::{self, IsTerminal};
+use std::sync::Arc;
 
 use crate::cli::{FormatArgs, InputFormat, OutputFormat};
 use tokio::sync::mpsc;
 
-use crate::conn::pump::{DoneWhen, Event, EventSink, EventTx, Input, InputQueue, shutdown_channel};
+use crate::conn::pump::{
+    DoneWhen, Event, EventSink, EventTx, Input, InputBudget, InputQueue, shutdown_channel,
+};
 use crate::conn::session::{ClientSession, close_on_ctrl_c, run_client};
 use crate::exit::Exit;
 use crate::record::input::spawn_reader_with_progress;
@@ -33,7 +36,9 @@ pub async fn run_pipe(
     done_when: Option<DoneWhen>,
 ) -> anyhow::Result<()> {
     let progress = crate::ui::progress::enabled(session.quiet);
-    let start_input = |input_tx| spawn_reader_with_progress(sources, input, input_tx, progress);
+    let start_input = |input_tx, budget| {
+        spawn_reader_with_progress(sources, input, input_tx, Some(budget), progress);
+    };
     run_session(session, output, done_when, start_input, |sink| sink).await
 }
 
@@ -43,11 +48,11 @@ pub async fn run_session<S: EventSink>(
     session: ClientSession,
     output: OutputOptions,
     done_when: Option<DoneWhen>,
-    start_input: impl FnOnce(mpsc::Sender<Input>),
+    start_input: impl FnOnce(mpsc::Sender<Input>, Arc<InputBudget>),
     wrap_sink: impl FnOnce(EventTx) -> S,
 ) -> anyhow::Result<()> {
     let (input_tx, mut queue) = InputQueue::new(INPUT_QUEUE);
-    start_input(input_tx);
+    start_input(input_tx, queue.budget());
     let (sink, writer) = OutputWriter::spawn_stdout(output);
     let mut sink = wrap_sink(sink);
     let (shutdown_tx, shutdown_rx) = shutdown_channel();

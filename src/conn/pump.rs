@@ -57,6 +57,40 @@ pub struct InputQueue {
     /// How many messages at the front of `carry` were sent on the last connection
     /// but not confirmed (the rest of it was never sent).
     unconfirmed_in_carry: usize,
+    /// The bytes a reader thread may have queued (see [`InputBudget`]).
+    budget: Arc<InputBudget>,
+}
+
+/// Bytes queued between a reader thread and the socket at most, whatever the
+/// message size (one batch larger than this still goes, alone).
+const INPUT_BUDGET: usize = 4 << 20;
+
+/// The input queue's bound in bytes: the channel bounds batches by count, and a
+/// batch of large messages can be large. A reader thread takes from the budget
+/// before it queues a batch (and waits while it is spent); the pump gives back
+/// when it takes the batch.
+#[derive(Debug, Default)]
+pub struct InputBudget {
+    queued: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl InputBudget {
+    /// Blocks the calling (non-async) thread until `bytes` fit, or nothing at all
+    /// is queued.
+    pub fn take(&self, bytes: usize) {
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        while *queued > 0 && *queued + bytes > INPUT_BUDGET {
+            queued = self.freed.wait(queued).unwrap_or_else(|e| e.into_inner());
+        }
+        *queued += bytes;
+    }
+
+    fn give(&self, bytes: usize) {
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        *queued = queued.saturating_sub(bytes);
+        self.freed.notify_all();
+    }
 }
 
 impl InputQueue {
@@ -72,8 +106,14 @@ impl InputQueue {
                 ended: false,
                 unconfirmed: None,
                 unconfirmed_in_carry: 0,
+                budget: Arc::default(),
             },
         )
+    }
+
+    /// The byte budget for a reader thread that feeds this queue.
+    pub fn budget(&self) -> Arc<InputBudget> {
+        Arc::clone(&self.budget)
     }
 
     /// Keeps what was sent until the peer confirms it read it, and sends again on
@@ -1070,6 +1110,7 @@ where
             // buffers would.
             input = queue.rx.recv(), if input_open && !queue.unconfirmed.as_ref().is_some_and(Unconfirmed::is_full) => match input {
                 Some(Input::Batch(batch)) => {
+                    queue.budget.give(batch.iter().map(Message::len).sum());
                     let sent = send_burst(&mut *ws_tx.lock().await, batch, &mut queue.carry, queue.unconfirmed.as_mut()).await;
                     if sent.is_err() {
                         // The peer closed, or the socket failed: the reader will

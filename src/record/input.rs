@@ -5,13 +5,14 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use base64::Engine;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cli::InputFormat;
-use crate::conn::pump::Input;
+use crate::conn::pump::{Input, InputBudget};
 use crate::exit::{Exit, coded};
 
 /// Where records come from.
@@ -35,11 +36,15 @@ impl Source {
 
 /// Records per batch handed to the pump at most.
 const BATCH: usize = 256;
+/// A batch is handed over once it holds this many bytes, whatever its count: the
+/// input queue holds a bounded number of batches, so this bounds it in bytes too
+/// (a few MiB, or one message per batch when messages are larger than this).
+const BATCH_BYTES: usize = 256 << 10;
 
 /// Reads every source in order on a new thread and feeds the pump. Ends with
 /// `Input::End`, or `Input::Invalid` at the first bad record (nothing after it is read).
 pub fn spawn_reader(sources: Vec<Source>, format: InputFormat, tx: mpsc::Sender<Input>) {
-    spawn_reader_with_progress(sources, format, tx, false);
+    spawn_reader_with_progress(sources, format, tx, None, false);
 }
 
 /// As [`spawn_reader`]; with `progress`, a file (or a stdin redirected from a file)
@@ -50,6 +55,7 @@ pub fn spawn_reader_with_progress(
     sources: Vec<Source>,
     format: InputFormat,
     tx: mpsc::Sender<Input>,
+    budget: Option<Arc<InputBudget>>,
     progress: bool,
 ) {
     std::thread::Builder::new()
@@ -57,7 +63,9 @@ pub fn spawn_reader_with_progress(
         .spawn(move || {
             let mut feeder = Feeder {
                 tx,
+                budget,
                 batch: Vec::new(),
+                bytes: 0,
             };
             let end = read_all(&sources, format, &mut feeder, progress);
             let last = match end {
@@ -74,7 +82,11 @@ pub fn spawn_reader_with_progress(
 
 struct Feeder {
     tx: mpsc::Sender<Input>,
+    /// Bounds what is queued in bytes, where the queue has one.
+    budget: Option<Arc<InputBudget>>,
     batch: Vec<Message>,
+    /// Bytes of data in `batch`.
+    bytes: usize,
 }
 
 impl Feeder {
@@ -82,8 +94,9 @@ impl Feeder {
     /// reader would block next (so interactive input goes out at once).
     /// Returns false when the pump is gone.
     fn push(&mut self, message: Message, idle: bool) -> bool {
+        self.bytes += message.len();
         self.batch.push(message);
-        if idle || self.batch.len() >= BATCH {
+        if idle || self.batch.len() >= BATCH || self.bytes >= BATCH_BYTES {
             return self.flush();
         }
         true
@@ -94,6 +107,10 @@ impl Feeder {
             return true;
         }
         let batch = std::mem::take(&mut self.batch);
+        if let Some(budget) = &self.budget {
+            budget.take(self.bytes);
+        }
+        self.bytes = 0;
         self.tx.blocking_send(Input::Batch(batch)).is_ok()
     }
 }

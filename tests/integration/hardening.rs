@@ -460,3 +460,44 @@ async fn fast_stdin_into_a_slow_server_waits_for_it_and_delivers_every_line() {
     assert!(peak > 0, "no RSS reading");
     assert!(peak < 64 << 10, "peak RSS {peak} KiB");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_lines_of_1_mib_echoed_stay_under_48_mib() {
+    // The input queue is bounded in bytes, not only in batches: 100 MiB of input
+    // used to sit in memory whole (peak RSS about 116 MiB).
+    const LINES: usize = 100;
+    let server = TestServer::start(Behaviour::Echo).await;
+    let line = "x".repeat(1 << 20);
+    let mut input = Vec::with_capacity(LINES * ((1 << 20) + 1));
+    for _ in 0..LINES {
+        input.extend_from_slice(line.as_bytes());
+        input.push(b'\n');
+    }
+    let mut child = wspipe_command(&["connect", "--linger", "0", &server.url()])
+        .spawn()
+        .unwrap();
+    let rss = RssWatch::start(child.id().unwrap());
+    let expected = input.clone();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = tokio::spawn(async move {
+        stdin.write_all(&input).await.unwrap();
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(TEST_DEADLINE, stdout.read_to_end(&mut out))
+        .await
+        .expect("stdout did not end in time")
+        .unwrap();
+    writer.await.unwrap();
+    assert_eq!(exit_code(&mut child).await, 0);
+    let peak = rss.stop();
+    assert!(
+        out == expected,
+        "{} of {} bytes echoed",
+        out.len(),
+        expected.len()
+    );
+    eprintln!("100 x 1 MiB echoed: peak RSS {peak} KiB");
+    assert!(peak > 0, "no RSS reading");
+    assert!(peak < 48 << 10, "peak RSS {peak} KiB");
+}
