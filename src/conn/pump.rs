@@ -477,6 +477,8 @@ pub enum CloseCause {
     OutputClosed,
     /// An incoming message was too large (1009 was sent).
     TooBig,
+    /// The peer broke the protocol (1002 or 1007 was sent).
+    PeerBrokeProtocol,
     /// `--timeout` passed.
     TimedOut(Deadline),
 }
@@ -947,8 +949,59 @@ async fn read_failure(
             Exit::AbnormalClose,
             "the connection ended without a close frame",
         ),
-        WsError::Protocol(e) => coded(Exit::AbnormalClose, format!("connection lost: {e}")),
+        // RFC 6455 7.4.1: 1007 for data that does not fit its type, 1002 for any
+        // other protocol error. tungstenite stops reading but can still write, so
+        // the peer is told why instead of getting a Close without a code.
+        WsError::Utf8(_) => {
+            let frame = CloseFrame {
+                code: CloseCode::Invalid,
+                reason: "invalid UTF-8".into(),
+            };
+            let _ = cmds
+                .send(WriterCmd::Close(frame, CloseCause::PeerBrokeProtocol))
+                .await;
+            coded(
+                Exit::AbnormalClose,
+                "the peer sent a text message that is not valid UTF-8; closed with 1007",
+            )
+        }
+        WsError::Protocol(e) => {
+            let frame = CloseFrame {
+                code: CloseCode::Protocol,
+                reason: "protocol error".into(),
+            };
+            let _ = cmds
+                .send(WriterCmd::Close(frame, CloseCause::PeerBrokeProtocol))
+                .await;
+            coded(
+                Exit::AbnormalClose,
+                format!(
+                    "the peer broke the protocol ({}); closed with 1002",
+                    protocol_error(&e)
+                ),
+            )
+        }
         other => coded(Exit::AbnormalClose, format!("connection lost: {other}")),
+    }
+}
+
+/// What the peer did wrong, in the log's words.
+fn protocol_error(error: &ProtocolError) -> String {
+    match error {
+        ProtocolError::NonZeroReservedBits => "reserved bits set without an extension".into(),
+        ProtocolError::UnmaskedFrameFromClient => "an unmasked frame from a client".into(),
+        ProtocolError::MaskedFrameFromServer => "a masked frame from a server".into(),
+        ProtocolError::FragmentedControlFrame => "a fragmented control frame".into(),
+        ProtocolError::ControlFrameTooBig => "a control frame over 125 bytes".into(),
+        ProtocolError::UnknownControlFrameType(op) => format!("a reserved control opcode {op}"),
+        ProtocolError::UnknownDataFrameType(op) => format!("a reserved data opcode {op}"),
+        ProtocolError::UnexpectedContinueFrame => {
+            "a continuation frame with no message to continue".into()
+        }
+        ProtocolError::ExpectedFragment(_) => {
+            "a new message before the fragmented one ended".into()
+        }
+        other => other.to_string(),
     }
 }
 

@@ -9,6 +9,7 @@ mod interop;
 mod late;
 mod listen;
 mod pipe;
+mod protocol;
 mod proxy;
 mod repl;
 mod send;
