@@ -92,6 +92,14 @@ pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
         _ => None,
     };
     let timeout = opts.client.connect_timeout;
+    // What the request offered (only with -H: tungstenite implements none).
+    let offered_extensions = request
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
     let attempt = async {
         let tcp = super::proxy::connect_tcp(host, port, proxy.as_ref(), opts.verbose).await?;
         // Small messages are the common case; do not let Nagle hold them back.
@@ -134,6 +142,32 @@ pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
     };
     if opts.verbose {
         print_response(&response);
+    }
+    // RFC 6455 4.1: a server that answers with an extension the client did not ask
+    // for fails the connection (its frames would carry meanings we cannot read).
+    let answered_extensions = response
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|e| e.split(';').next().unwrap_or_default().trim().to_string())
+        .filter(|e| !e.is_empty())
+        .collect::<Vec<_>>();
+    if let Some(unasked) = answered_extensions.iter().find(|e| {
+        !offered_extensions
+            .split(',')
+            .any(|o| o.split(';').next().unwrap_or_default().trim() == e.as_str())
+    }) {
+        return Err(coded(
+            Exit::Connect,
+            format!(
+                "cannot connect to {}: the server answered with the extension {} in \
+                 Sec-WebSocket-Extensions, which was not asked for",
+                opts.url,
+                crate::record::sanitize::for_terminal(unasked)
+            ),
+        ));
     }
     let protocol = response
         .headers()

@@ -138,16 +138,7 @@ async fn connect_answers_each_protocol_error_with_the_rfc_close_code() {
             .unwrap();
         let (mut tcp, _) = listener.accept().await.unwrap();
         let request = read_head(&mut tcp).await;
-        let key = request
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("sec-websocket-key: ")
-                    .or(l.strip_prefix("Sec-WebSocket-Key: "))
-            })
-            .expect("a key")
-            .trim()
-            .to_string();
-        let accept = derive_accept_key(key.as_bytes());
+        let accept = derive_accept_key(websocket_key(&request).as_bytes());
         tcp.write_all(
             format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -175,4 +166,54 @@ async fn connect_answers_each_protocol_error_with_the_rfc_close_code() {
             "{what}: {last}"
         );
     }
+}
+
+#[tokio::test]
+async fn connect_refuses_an_extension_it_did_not_ask_for() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let child = wspipe_command(&["connect", &url]).spawn().unwrap();
+    let (mut tcp, _) = listener.accept().await.unwrap();
+    let request = read_head(&mut tcp).await;
+    assert!(
+        !request
+            .to_ascii_lowercase()
+            .contains("sec-websocket-extensions"),
+        "{request}"
+    );
+    let accept = derive_accept_key(websocket_key(&request).as_bytes());
+    tcp.write_all(
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let out = crate::common::finish(child, Vec::new()).await;
+    drop(tcp);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            3,
+            format!(
+                "error: cannot connect to {url}: the server answered with the extension \
+                 permessage-deflate in Sec-WebSocket-Extensions, which was not asked for\n"
+            )
+            .as_str()
+        )
+    );
+}
+
+/// The Sec-WebSocket-Key of a request head (header names are case-insensitive).
+fn websocket_key(request: &str) -> String {
+    request
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("sec-websocket-key")
+                .then(|| value.trim().to_string())
+        })
+        .expect("a Sec-WebSocket-Key")
 }
