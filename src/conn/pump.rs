@@ -495,7 +495,7 @@ pub struct Finished {
     /// We sent Close and the peer did not answer within the close timeout.
     pub close_timed_out: bool,
     /// Data messages received.
-    #[allow(dead_code)] // reported by listen and the REPL
+    /// (Also tells a connection that carried something from one that dropped at once.)
     pub received: u64,
 }
 

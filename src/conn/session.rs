@@ -124,7 +124,7 @@ async fn run_until_closed<E: EventSink>(
                 }
             }
         };
-        failed_attempts = 0;
+        let opened_at = tokio::time::Instant::now();
         if show_status || (*connected_before && !session.quiet) {
             let line = match &connected.protocol {
                 Some(p) => format!("connected to {} (subprotocol: {p})", session.dial.url),
@@ -161,11 +161,32 @@ async fn run_until_closed<E: EventSink>(
             queue.forget_unconfirmed();
         }
         if reconnect && finished.ended_by_peer() && !session_over && shutdown.borrow().is_none() {
+            let received = finished.received;
             let why = match finished.into_result() {
                 Ok(()) => "the connection closed".to_string(),
                 Err(err) => format!("{err:#}"),
             };
-            let delay = backoff_delay(0);
+            // A connection that carried something, or lived a while, was a
+            // success: the count starts again. One that dropped at once (a server
+            // that accepts and closes) is a failed attempt like a refused dial, so
+            // backoff grows and --max-retries ends it.
+            let worked = received > 0 || opened_at.elapsed() >= STABLE_CONNECTION;
+            if worked {
+                failed_attempts = 0;
+            } else if max_retries.is_some_and(|max| failed_attempts >= max) {
+                return Err(coded(
+                    Exit::Connect,
+                    format!(
+                        "{why}; giving up after {} attempts in a row that failed (--max-retries {})",
+                        failed_attempts + 1,
+                        max_retries.unwrap_or_default()
+                    ),
+                ));
+            }
+            let delay = backoff_delay(failed_attempts);
+            if !worked {
+                failed_attempts += 1;
+            }
             if !session.quiet {
                 sink.notice(format!(
                     "{why}; reconnecting in {:.1}s",
@@ -189,6 +210,10 @@ async fn run_until_closed<E: EventSink>(
         return finished.into_result();
     }
 }
+
+/// A connection that lasted this long counts as a success for `--max-retries`,
+/// even if nothing came over it.
+const STABLE_CONNECTION: Duration = Duration::from_secs(5);
 
 /// Resolves when a shutdown code has been set.
 async fn interrupted(shutdown: &mut watch::Receiver<Option<u16>>) {

@@ -501,3 +501,28 @@ async fn a_hundred_lines_of_1_mib_echoed_stay_under_48_mib() {
     assert!(peak > 0, "no RSS reading");
     assert!(peak < 48 << 10, "peak RSS {peak} KiB");
 }
+
+#[tokio::test]
+async fn max_retries_counts_connections_that_drop_at_once() {
+    // A server that accepts the handshake and drops the connection at once: each
+    // connection is a failed attempt, so --max-retries 2 gives up after 3.
+    let server = TestServer::start(Behaviour::Drop).await;
+    let started = Instant::now();
+    let out = run(&["connect", "-n", "--max-retries", "2", &server.url()], b"").await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(server.observed.lock().unwrap().connections, 3);
+    let last = out.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(
+            "error: the connection ended without a close frame; giving up after 3 attempts"
+        ),
+        "{}",
+        out.stderr
+    );
+    // Backoff grew: 250 ms, then 500 ms (plus jitter), not three times the first step.
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+}
