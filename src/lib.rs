@@ -1,6 +1,16 @@
 //! wspipe as a library: the binary is a thin wrapper over [`run`], and tests use the
 //! clap definitions (completions and man page freshness) from here.
 
+/// std's `eprintln!` panics when stderr is closed (`wspipe ... 2>&1 | head -1`);
+/// this one, which shadows it in every module below, drops the line instead, as a
+/// closed stdout ends the run quietly.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod chat;
 pub mod cli;
 pub mod cmd;

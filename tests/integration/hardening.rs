@@ -526,3 +526,26 @@ async fn max_retries_counts_connections_that_drop_at_once() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_closed_stderr_is_not_a_panic() {
+    // `wspipe send URL hi -v 2>&1 >/dev/null | head -1`: -v writes the handshake to
+    // stderr, whose reader is gone. The run ends with its own exit code, like a
+    // closed stdout, not 101.
+    let server = TestServer::start(Behaviour::Echo).await;
+    let mut child = wspipe_command(&["send", &server.url(), "hi", "-v"])
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    drop(child.stdin.take());
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
+    assert_eq!((exit_code(&mut child).await, out.as_str()), (0, "hi\n"));
+    assert_eq!(server.received_texts(), vec!["hi"]);
+}
