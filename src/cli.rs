@@ -151,11 +151,11 @@ pub struct ClientArgs {
     pub connect_timeout: Duration,
 
     /// Send a ping this often to keep the connection alive
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_period)]
     pub ping_interval: Option<Duration>,
 
     /// End the run (exit 4) when a ping gets no pong within this long
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_period)]
     pub ping_timeout: Option<Duration>,
 
     /// Refuse incoming messages larger than this (closes with 1009)
@@ -356,7 +356,7 @@ pub struct ListenArgs {
     pub max_message_size: usize,
 
     /// Send each client a ping this often
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(long, value_name = "DUR", value_parser = parse_period)]
     pub ping_interval: Option<Duration>,
 }
 
@@ -396,7 +396,6 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// Parses `250ms`, `10s`, `2m`, `1h 30m`; a bare number means seconds.
 /// Parses the process's command line, exiting with clap's message (code 2) on a usage
 /// error. `--color` also governs clap's own help and error output, which is otherwise
 /// decided before any argument is parsed.
@@ -428,14 +427,30 @@ fn color_in_args(args: &[std::ffi::OsString]) -> Option<ColorChoice> {
     choice
 }
 
+/// Longer durations are taken as this: "forever", in a form every timer can add to
+/// the current time without overflowing.
+const LONGEST: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// Parses `250ms`, `10s`, `2m`, `1h 30m`; a bare number means seconds. Longer than
+/// [`LONGEST`] saturates.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<f64>() {
         if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
+            return Ok(Duration::try_from_secs_f64(secs).map_or(LONGEST, |d| d.min(LONGEST)));
         }
     }
-    humantime::parse_duration(s).map_err(|e| format!("{e} (try 250ms, 10s or 2m)"))
+    humantime::parse_duration(s)
+        .map(|d| d.min(LONGEST))
+        .map_err(|e| format!("{e} (try 250ms, 10s or 2m)"))
+}
+
+/// A duration that sets how often something repeats (pings): zero is refused.
+pub fn parse_period(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("must be more than zero".to_string()),
+        d => Ok(d),
+    }
 }
 
 /// Parses `512KiB`, `64MiB`, `1GB`, `100k`, or a plain byte count.

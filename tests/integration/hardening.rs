@@ -9,7 +9,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::{
-    Behaviour, LINE_DEADLINE, RssWatch, TEST_DEADLINE, TestServer, run, wspipe_command,
+    Behaviour, LINE_DEADLINE, Listener, RssWatch, TEST_DEADLINE, TestServer, run, wspipe_command,
 };
 
 /// The next line of a child's output, bounded in time.
@@ -548,4 +548,74 @@ async fn a_closed_stderr_is_not_a_panic() {
         .unwrap();
     assert_eq!((exit_code(&mut child).await, out.as_str()), (0, "hi\n"));
     assert_eq!(server.received_texts(), vec!["hi"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_flag_value_makes_a_panic() {
+    // Every duration and size flag with huge, zero, negative and garbage values:
+    // each is refused as a usage error (exit 2) or taken (saturated), never a panic.
+    let server = Listener::start(&["0", "--echo", "-q"]).await;
+    let durations = [
+        "--timeout",
+        "--close-timeout",
+        "--connect-timeout",
+        "--ping-interval",
+        "--ping-timeout",
+        "--linger",
+    ];
+    let duration_values = ["1e300", "1e19", "99999999999y", "0", "-1", "abc", ""];
+    let size_values = ["1e300", "99999999999999999999GiB", "0", "-1", "abc", ""];
+    let mut runs = Vec::new();
+    for command in ["connect", "send"] {
+        for flag in durations {
+            for value in duration_values {
+                runs.push((command, format!("{flag}={value}")));
+            }
+        }
+        for value in size_values {
+            runs.push((command, format!("--max-message-size={value}")));
+        }
+    }
+    let tasks: Vec<_> = runs
+        .into_iter()
+        .map(|(command, flag)| {
+            let url = server.url.clone();
+            tokio::spawn(async move {
+                let mut args = vec![command, url.as_str(), flag.as_str(), "--close-timeout=1s"];
+                // A bound on the run, unless that is the flag under test.
+                if !flag.starts_with("--timeout") {
+                    args.push("--timeout=3s");
+                }
+                if !flag.starts_with("--linger") {
+                    args.push("--linger=0");
+                }
+                let out = run(&args, b"hi\n").await;
+                (flag, out)
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (flag, out) = task.await.unwrap();
+        assert!(
+            [0, 2, 4, 5].contains(&out.code) && !out.stderr.contains("panicked"),
+            "{flag}: exit {}, {}",
+            out.code,
+            out.stderr
+        );
+    }
+    // The ping flags take no zero; nor does listen's.
+    for args in [
+        vec!["connect", "ws://127.0.0.1:1/", "--ping-interval=0"],
+        vec!["connect", "ws://127.0.0.1:1/", "--ping-timeout=0"],
+        vec!["listen", "0", "--ping-interval=0"],
+    ] {
+        let out = run(&args, b"").await;
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("must be more than zero"),
+            "{}",
+            out.stderr
+        );
+    }
+    server.interrupt();
 }
