@@ -298,7 +298,7 @@ fn describe_end(end: &ClientEnd) -> (String, Option<String>) {
                 format!(
                     "disconnected ({}: {})",
                     u16::from(frame.code),
-                    frame.reason.as_str()
+                    crate::record::sanitize::for_terminal(frame.reason.as_str())
                 ),
                 None,
             ),

@@ -248,6 +248,8 @@ fn handshake_error(err: tokio_tungstenite::tungstenite::Error, host: &str) -> an
             if let Some(body) = response.body().as_deref() {
                 let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
                 let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                // The server's words, shown on a terminal: no escape sequences.
+                let text = crate::record::sanitize::for_terminal(&text);
                 if !text.is_empty() {
                     message.push_str(&format!(": {text}"));
                 }

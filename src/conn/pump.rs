@@ -542,7 +542,7 @@ impl Finished {
                         Exit::AbnormalClose,
                         format!(
                             "the peer closed the connection with code {code}: {}",
-                            frame.reason.as_str()
+                            crate::record::sanitize::for_terminal(frame.reason.as_str())
                         ),
                     ))
                 }

@@ -619,3 +619,54 @@ async fn no_flag_value_makes_a_panic() {
     }
     server.interrupt();
 }
+
+#[tokio::test]
+async fn peer_text_on_stderr_cannot_drive_the_terminal() {
+    // A close reason and an HTTP refusal body carrying "clear screen" and an OSC
+    // window title: shown escaped, never as raw escape sequences.
+    let hostile = "\u{1b}[2J\u{1b}]0;owned\u{7}bye";
+    let server = TestServer::start(Behaviour::SendThenClose {
+        messages: vec![],
+        code: 4000,
+        reason: hostile,
+    })
+    .await;
+    let out = run(&["connect", "-n", &server.url()], b"").await;
+    assert_eq!(out.code, 5);
+    assert_eq!(
+        out.stderr,
+        "error: the peer closed the connection with code 4000: \\x1b[2J\\x1b]0;owned\\x07bye\n"
+    );
+
+    let server = TestServer::start(Behaviour::Reject {
+        status: 403,
+        body: hostile,
+    })
+    .await;
+    let out = run(&["connect", &server.url()], b"").await;
+    assert_eq!(out.code, 3);
+    assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+    assert!(
+        out.stderr.contains("\\x1b[2J\\x1b]0;owned\\x07bye"),
+        "{:?}",
+        out.stderr
+    );
+
+    // And listen's log of a client's close reason.
+    let mut listener = Listener::start(&["0"]).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(listener.url.as_str())
+        .await
+        .unwrap();
+    ws.close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: 4000.into(),
+        reason: hostile.into(),
+    }))
+    .await
+    .unwrap();
+    let line = listener.stderr_until("client 1 disconnected").await;
+    assert_eq!(
+        line,
+        "client 1 disconnected (4000: \\x1b[2J\\x1b]0;owned\\x07bye)"
+    );
+    listener.interrupt();
+}
