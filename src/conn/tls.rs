@@ -83,7 +83,20 @@ pub fn client_config(args: &ClientArgs) -> anyhow::Result<ClientConfig> {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
     } else {
-        builder.with_root_certificates(root_store(args.cacert.as_deref())?)
+        let roots = Arc::new(root_store(args.cacert.as_deref())?);
+        let pinned = match args.cacert.as_deref() {
+            Some(path) => load_certs(path, "--cacert")?,
+            None => Vec::new(),
+        };
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            roots,
+            Arc::clone(&provider),
+        )
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot set up TLS: {e}"))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(VerifiedOrPinned { verifier, pinned }))
     };
     match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => {
@@ -257,6 +270,11 @@ fn describe_certificate_error(host: &str, err: &CertificateError) -> String {
         C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
             format!("the certificate of {host} is not meant for a TLS server")
         }
+        other if format!("{other:?}").contains("CaUsedAsEndEntity") => format!(
+            "the certificate of {host} is a CA certificate (CA:TRUE) used as the server's own, \
+             as `openssl req -x509` makes them; to trust it, pass that very certificate with \
+             --cacert FILE, or skip verification with -k"
+        ),
         other => format!("the certificate of {host} was rejected: {other:?}"),
     }
 }
@@ -368,6 +386,71 @@ fn describe_pem_error(err: &pem::Error) -> String {
         },
         pem::Error::NoItemsFound => "nothing usable in the file".into(),
         other => format!("not a valid PEM file ({other})"),
+    }
+}
+
+/// Full verification, except that a server certificate that is byte for byte one
+/// of the `--cacert` certificates is trusted as it is (pinned), provided it names
+/// the host: a self-signed certificate made the usual way (`openssl req -x509`)
+/// says CA:TRUE, and webpki refuses a CA certificate as a server's own
+/// (CaUsedAsEndEntity), while curl and Python accept it.
+#[derive(Debug)]
+struct VerifiedOrPinned {
+    verifier: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for VerifiedOrPinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified = self.verifier.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        match verified {
+            Err(_)
+                if self
+                    .pinned
+                    .iter()
+                    .any(|p| p.as_ref() == end_entity.as_ref()) =>
+            {
+                let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+                rustls::client::verify_server_name(&parsed, server_name)?;
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.verifier.supported_verify_schemes()
     }
 }
 

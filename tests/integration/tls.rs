@@ -5,7 +5,7 @@ use regex::Regex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::certs::{Pki, Use};
-use crate::common::{Behaviour, Run, TestServer, run, run_with_env};
+use crate::common::{Behaviour, Listener, Run, TestServer, run, run_with_env};
 
 fn assert_ok(out: &Run, stdout: &str) {
     assert_eq!(
@@ -324,4 +324,50 @@ async fn verbose_reports_the_negotiated_tls_session() {
         out.stderr
             .contains(&format!("\n> GET {} HTTP/1.1\n", server.wss_url()))
     );
+}
+
+/// A self-signed certificate made the usual way (`openssl req -x509 ... -addext
+/// subjectAltName=DNS:localhost`): CA:TRUE, its own issuer, for localhost.
+fn self_signed_ca_true(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_path, key_path) = (dir.join("self.pem"), dir.join("self.key"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}
+
+#[tokio::test]
+async fn a_self_signed_ca_true_certificate_given_with_cacert_is_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed_ca_true(dir.path());
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let server =
+        Listener::start(&["0", "--echo", "-q", "--tls-cert", cert, "--tls-key", key]).await;
+    let port = server.addr.port();
+    let url = format!("wss://localhost:{port}/");
+    let out = run(&["send", &url, "hi", "--wait", "1", "--cacert", cert], b"").await;
+    assert_eq!(
+        (out.code, out.stdout(), out.stderr.as_str()),
+        (0, "hi\n".to_string(), "")
+    );
+
+    // Pinned, but for localhost only: another name is still refused.
+    let other_name = format!("wss://127.0.0.1:{port}/");
+    let out = run(
+        &["send", &other_name, "hi", "--wait", "1", "--cacert", cert],
+        b"",
+    )
+    .await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+
+    // Without --cacert, the error says what to do.
+    let out = run(&["send", &url, "hi", "--wait", "1"], b"").await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("--cacert FILE"), "{}", out.stderr);
 }
