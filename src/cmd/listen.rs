@@ -107,7 +107,13 @@ pub async fn run(args: ListenArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         serve_all(&server, listener, &out, shutdown, fan_out).await
     };
     drop(out);
-    match writer.finish() {
+    // Ctrl-C still ends the run while stdout is not being read (exit 130; what
+    // could not be written is lost).
+    let finished = tokio::select! {
+        finished = writer.finish() => finished,
+        _ = tokio::signal::ctrl_c() => return Err(crate::exit::coded(crate::exit::Exit::Interrupted, "interrupted")),
+    };
+    match finished {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(err) => Err(anyhow::Error::new(err).context("writing to stdout")),
         Ok(()) => result,

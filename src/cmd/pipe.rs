@@ -19,6 +19,9 @@ use crate::record::{OutputOptions, OutputWriter, Source};
 /// to 256 records): a fast stdin waits for the network beyond this.
 pub const INPUT_QUEUE: usize = 16;
 
+/// After Ctrl-C, how long what was received may take to reach stdout.
+const OUTPUT_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
+
 pub fn output_options(format: &FormatArgs) -> OutputOptions {
     OutputOptions {
         format: format.output,
@@ -68,7 +71,17 @@ pub async fn run_session<S: EventSink>(
     }
     drop(sink);
     // Everything received is written before the exit code is decided.
-    match writer.finish() {
+    // Ctrl-C still ends the run while stdout is not being read (exit 130; what
+    // could not be written is lost): after an interrupted run the output gets a
+    // moment to drain, and another Ctrl-C ends the wait at once.
+    let interrupted =
+        matches!(&result, Err(err) if crate::exit::exit_code_of(err) == Exit::Interrupted);
+    let finished = tokio::select! {
+        finished = writer.finish() => finished,
+        _ = tokio::signal::ctrl_c() => return Err(crate::exit::coded(Exit::Interrupted, "interrupted")),
+        () = tokio::time::sleep(OUTPUT_GRACE), if interrupted => return result,
+    };
+    match finished {
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(err) => Err(anyhow::Error::new(err).context("writing to stdout")),
         Ok(()) => result,

@@ -36,6 +36,7 @@ pub async fn run_client<E: EventSink>(
     // Whether any connection opened: when none did, the "cannot connect" error
     // already says nothing was sent, and a warning about unsent input is noise.
     let mut connected = false;
+    let mut interrupt = shutdown.clone();
     // `--timeout`: the pump closes cleanly when it passes (Close 1000 "timeout",
     // what already arrived written); dialing and backoff simply stop.
     let deadline = session.timeout.map(Deadline::after);
@@ -48,14 +49,29 @@ pub async fn run_client<E: EventSink>(
         shutdown,
         &mut connected,
     );
-    let result = match deadline {
-        // A last resort, for a sink that stopped taking events (stdout not read)
-        // and so keeps the pump from seeing its close through.
-        Some(deadline) => match tokio::time::timeout_at(deadline.hard_stop(), run).await {
-            Ok(result) => result,
-            Err(_) => Err(deadline.error()),
-        },
-        None => run.await,
+    let run = async {
+        match deadline {
+            // A last resort, for a sink that stopped taking events (stdout not
+            // read) and so keeps the pump from seeing its close through.
+            Some(deadline) => match tokio::time::timeout_at(deadline.hard_stop(), run).await {
+                Ok(result) => result,
+                Err(_) => Err(deadline.error()),
+            },
+            None => run.await,
+        }
+    };
+    // Ctrl-C sends Close at once; the close handshake then gets a moment, not the
+    // whole --close-timeout: a reader blocked on a stdout nobody reads would
+    // otherwise keep the run alive.
+    let interrupted = async {
+        if interrupt.wait_for(Option::is_some).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(INTERRUPT_GRACE).await;
+    };
+    let result = tokio::select! {
+        result = run => result,
+        () = interrupted => Err(coded(Exit::Interrupted, "interrupted")),
     };
     let unsent = queue.count_unsent();
     if unsent > 0 && connected && !session.quiet {
@@ -210,6 +226,9 @@ async fn run_until_closed<E: EventSink>(
         return finished.into_result();
     }
 }
+
+/// How long the close handshake may take after Ctrl-C.
+const INTERRUPT_GRACE: Duration = Duration::from_millis(500);
 
 /// A connection that lasted this long counts as a success for `--max-retries`,
 /// even if nothing came over it.

@@ -50,9 +50,13 @@ impl OutputWriter {
 
     /// Waits until every event sent before the sinks were dropped is written.
     /// A closed stdout comes back as a `BrokenPipe` error, for a quiet exit.
-    pub fn finish(self) -> io::Result<()> {
-        self.handle
-            .join()
+    pub async fn finish(self) -> io::Result<()> {
+        // Joined on a blocking thread: a stdout nobody reads would otherwise block
+        // the runtime's only thread, and with it the Ctrl-C handler.
+        let handle = self.handle;
+        tokio::task::spawn_blocking(move || handle.join())
+            .await
+            .map_err(|_| io::Error::other("output thread lost"))?
             .unwrap_or_else(|_| Err(io::Error::other("output thread panicked")))
     }
 }

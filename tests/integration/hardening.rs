@@ -670,3 +670,36 @@ async fn peer_text_on_stderr_cannot_drive_the_terminal() {
     );
     listener.interrupt();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_ends_the_run_while_stdout_is_not_read() {
+    // The peer has pushed everything and closed; wspipe is left writing to a stdout
+    // nobody reads. One Ctrl-C ends it (exit 130), losing what could not be written.
+    const COUNT: usize = 300_000;
+    let server = TestServer::start(Behaviour::Push { count: COUNT }).await;
+    let mut child = wspipe_command(&["connect", "-n", &server.url()])
+        .spawn()
+        .unwrap();
+    drop(child.stdin.take());
+    let _stdout = child.stdout.take(); // held open, never read
+    server
+        .wait_until("every message pushed", |o| o.pushed == COUNT)
+        .await;
+    // Time for the close handshake, so that only the output is left.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = child.id().unwrap().to_string();
+    let interrupted = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = tokio::time::timeout(Duration::from_secs(5), exit_code(&mut child))
+        .await
+        .expect("Ctrl-C did not end the run");
+    assert_eq!(code, 130);
+    eprintln!(
+        "Ctrl-C with stdout stalled: ended in {:?}",
+        interrupted.elapsed()
+    );
+}
