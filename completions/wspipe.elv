@@ -128,6 +128,7 @@ set edit:completion:arg-completer[wspipe] = {|@words|
             cand --output 'How each received message is written'
             cand --max-clients 'Refuse connections beyond this many at once (HTTP 503)'
             cand --subprotocol 'Accept this subprotocol when a client asks for it (repeatable)'
+            cand --allow-origin 'Accept browsers only from this Origin, e.g. https://app.example (repeatable; * for any); others get HTTP 403. Clients that send no Origin (not browsers) are let in'
             cand --tls-cert 'Serve wss:// with this certificate chain (PEM); needs --tls-key'
             cand --tls-key 'The private key (PEM) for --tls-cert'
             cand --max-message-size 'Refuse incoming messages larger than this (closes with 1009)'

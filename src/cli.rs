@@ -343,6 +343,11 @@ pub struct ListenArgs {
     #[arg(long = "subprotocol", value_name = "NAME")]
     pub subprotocols: Vec<String>,
 
+    /// Accept browsers only from this Origin, e.g. https://app.example (repeatable; * for any);
+    /// others get HTTP 403. Clients that send no Origin (not browsers) are let in
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+
     /// Serve wss:// with this certificate chain (PEM); needs --tls-key
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

@@ -61,6 +61,7 @@ pub async fn run(args: ListenArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         tls,
         slots: args.max_clients.map(|n| Arc::new(Semaphore::new(n))),
         handshake_timeout: Duration::from_secs(10),
+        allow_origins: args.allow_origins.clone(),
     };
     let server = Arc::new(Server {
         base_url: format!("{}://{local}", opts.scheme()),
@@ -86,6 +87,13 @@ pub async fn run(args: ListenArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     });
     // Always, even with -q: scripts and tests read the port from this line.
     eprintln!("listening on {}", server.base_url);
+    if !local.ip().is_loopback() && args.allow_origins.is_empty() && !global.quiet {
+        eprintln!(
+            "warning: listening on {}, beyond this machine: any client, and any web page \
+             open in a browser that can reach it, may connect (limit browsers with --allow-origin)",
+            server.base_url
+        );
+    }
 
     let (out, writer) = OutputWriter::spawn_stdout(super::pipe::output_options(&args.format));
     let (shutdown_tx, shutdown) = shutdown_channel();

@@ -36,6 +36,8 @@ pub struct ServerOptions {
     /// A client that has not finished TLS and the upgrade by then is dropped, so
     /// idle sockets cannot hold the server's resources.
     pub handshake_timeout: Duration,
+    /// `--allow-origin`: the browser origins accepted (empty or `*`: any).
+    pub allow_origins: Vec<String>,
 }
 
 impl ServerOptions {
@@ -104,6 +106,16 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         };
         coded(Exit::Failure, format!("cannot listen on {addr}: {why}"))
     })
+}
+
+/// Whether `origin` is one of `allowed` (none, or `*`, allows every origin).
+/// Origins compare without case and without a trailing slash.
+fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
+    let norm = |o: &str| o.trim().trim_end_matches('/').to_ascii_lowercase();
+    allowed.is_empty()
+        || allowed
+            .iter()
+            .any(|a| a.trim() == "*" || norm(a) == norm(origin))
 }
 
 /// tungstenite reads into a buffer this size, zero-filled before each read, so
@@ -211,9 +223,21 @@ async fn upgrade(
     let mut protocol = None;
     let mut slot = None;
     let mut refused = false;
+    let mut forbidden_origin = None;
     // tungstenite's callback signature returns its (large) ErrorResponse by value.
     #[allow(clippy::result_large_err)]
     let callback = |request: &Request, mut response: Response| {
+        // Browsers let any page open a WebSocket to 127.0.0.1; the Origin header
+        // says which page. Clients that send none (not browsers) are let in.
+        if let Some(origin) = request.headers().get(header::ORIGIN) {
+            let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+            if !origin_allowed(&origin, &opts.allow_origins) {
+                forbidden_origin = Some(origin);
+                let mut error = ErrorResponse::new(Some("origin not allowed\n".into()));
+                *error.status_mut() = StatusCode::FORBIDDEN;
+                return Err(error);
+            }
+        }
         if let Some(slots) = &opts.slots {
             match Arc::clone(slots).try_acquire_owned() {
                 Ok(permit) => slot = Some(permit),
@@ -246,6 +270,10 @@ async fn upgrade(
     .await;
     let ws = match result {
         Ok(ws) => ws,
+        Err(_) if forbidden_origin.is_some() => anyhow::bail!(
+            "refused with HTTP 403: origin {} is not allowed (--allow-origin)",
+            crate::record::sanitize::for_terminal(forbidden_origin.as_deref().unwrap_or_default())
+        ),
         Err(_) if refused => {
             anyhow::bail!("refused with HTTP 503: too many clients (--max-clients)")
         }

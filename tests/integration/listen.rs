@@ -807,3 +807,44 @@ async fn a_20_mib_echo_reaches_a_client_that_takes_frames_of_16_mib_at_most() {
     close_cleanly(&mut ws).await;
     server.interrupt();
 }
+
+#[tokio::test]
+async fn allow_origin_refuses_other_browser_origins_with_403() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut server =
+        Listener::start(&["0", "--echo", "--allow-origin", "https://app.example"]).await;
+    let with_origin = |origin: &str| {
+        let mut request = server.url.as_str().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        request
+    };
+    // The allowed origin (case and a trailing slash aside) gets in and is echoed.
+    let (mut ws, _) = tokio_tungstenite::connect_async(with_origin("https://APP.example/"))
+        .await
+        .unwrap();
+    ws.send(Message::text("ok")).await.unwrap();
+    assert_eq!(next_text(&mut ws).await, "ok");
+    close_cleanly(&mut ws).await;
+    // Another page's origin: HTTP 403, and the log says why.
+    match tokio_tungstenite::connect_async(with_origin("https://evil.example")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("expected HTTP 403, got {other:?}"),
+    }
+    let line = server.stderr_until("evil").await;
+    assert!(
+        line.ends_with(
+            "refused with HTTP 403: origin https://evil.example is not allowed (--allow-origin)"
+        ),
+        "{line}"
+    );
+    // A client that sends no Origin (not a browser) is let in.
+    let mut ws = connect(&server.url).await;
+    ws.send(Message::text("cli")).await.unwrap();
+    assert_eq!(next_text(&mut ws).await, "cli");
+    close_cleanly(&mut ws).await;
+    server.interrupt();
+}
