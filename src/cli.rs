@@ -432,9 +432,8 @@ fn color_in_args(args: &[std::ffi::OsString]) -> Option<ColorChoice> {
     choice
 }
 
-/// Longer durations are taken as this: "forever", in a form every timer can add to
-/// the current time without overflowing.
-const LONGEST: Duration = Duration::from_secs(100 * 365 * 86_400);
+/// Longer durations are taken as this ("forever").
+const LONGEST: Duration = crate::conn::pump::LONGEST_WAIT;
 
 /// Parses `250ms`, `10s`, `2m`, `1h 30m`; a bare number means seconds. Longer than
 /// [`LONGEST`] saturates.

@@ -416,12 +416,10 @@ pub struct Deadline {
 
 impl Deadline {
     pub fn after(limit: Duration) -> Deadline {
-        let now = tokio::time::Instant::now();
-        // Saturate: an absurd --timeout means "never", not a panic.
-        let at = now
-            .checked_add(limit)
-            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
-        Deadline { at, limit }
+        Deadline {
+            at: later(limit),
+            limit,
+        }
     }
 
     /// When to give up on a clean end: the close wait after the deadline, plus
@@ -578,11 +576,14 @@ enum WriterState {
 /// The close wait after `--timeout` at most.
 const HARD_CLOSE_WAIT: Duration = Duration::from_secs(2);
 
-/// `wait` from now, saturating (an absurd `--close-timeout` means "very long").
+/// The longest wait anything here is asked for: "forever", in a form every timer
+/// can add to the current time without overflowing. Longer flags saturate to it.
+pub const LONGEST_WAIT: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// `wait` from now, saturating (an absurd `--timeout` means "never", not a panic).
 fn later(wait: Duration) -> tokio::time::Instant {
     let now = tokio::time::Instant::now();
-    now.checked_add(wait)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+    now.checked_add(wait).unwrap_or_else(|| now + LONGEST_WAIT)
 }
 
 /// Messages fed per flush at most; bounds how much a failed flush puts back.
@@ -926,11 +927,7 @@ async fn read_failure(
     use tokio_tungstenite::tungstenite::error::CapacityError;
     match err {
         WsError::Capacity(CapacityError::MessageTooLong { size, .. }) => {
-            let frame = CloseFrame {
-                code: CloseCode::Size,
-                reason: "message too big".into(),
-            };
-            let _ = cmds.send(WriterCmd::Close(frame, CloseCause::TooBig)).await;
+            close_because(cmds, CloseCode::Size, "message too big", CloseCause::TooBig).await;
             coded(
                 Exit::AbnormalClose,
                 format!(
@@ -953,26 +950,16 @@ async fn read_failure(
         // other protocol error. tungstenite stops reading but can still write, so
         // the peer is told why instead of getting a Close without a code.
         WsError::Utf8(_) => {
-            let frame = CloseFrame {
-                code: CloseCode::Invalid,
-                reason: "invalid UTF-8".into(),
-            };
-            let _ = cmds
-                .send(WriterCmd::Close(frame, CloseCause::PeerBrokeProtocol))
-                .await;
+            let cause = CloseCause::PeerBrokeProtocol;
+            close_because(cmds, CloseCode::Invalid, "invalid UTF-8", cause).await;
             coded(
                 Exit::AbnormalClose,
                 "the peer sent a text message that is not valid UTF-8; closed with 1007",
             )
         }
         WsError::Protocol(e) => {
-            let frame = CloseFrame {
-                code: CloseCode::Protocol,
-                reason: "protocol error".into(),
-            };
-            let _ = cmds
-                .send(WriterCmd::Close(frame, CloseCause::PeerBrokeProtocol))
-                .await;
+            let cause = CloseCause::PeerBrokeProtocol;
+            close_because(cmds, CloseCode::Protocol, "protocol error", cause).await;
             coded(
                 Exit::AbnormalClose,
                 format!(
@@ -983,6 +970,20 @@ async fn read_failure(
         }
         other => coded(Exit::AbnormalClose, format!("connection lost: {other}")),
     }
+}
+
+/// Asks the writer to close with `code` and a short reason, for what the reader saw.
+async fn close_because(
+    cmds: &mpsc::Sender<WriterCmd>,
+    code: CloseCode,
+    reason: &'static str,
+    cause: CloseCause,
+) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = cmds.send(WriterCmd::Close(frame, cause)).await;
 }
 
 /// What the peer did wrong, in the log's words.
