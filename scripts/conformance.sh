@@ -22,6 +22,11 @@ if [[ -z ${WSPIPE:-} ]]; then
 fi
 export WSPIPE
 
+# What the runners use besides the registries (present on Debian machines).
+for tool in python3 apt-get dpkg ss timeout; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP autobahn: $tool not found"; exit 0; }
+done
+
 setup_log=$(mktemp)
 if ! AB_SETUP_ONLY=1 bash scripts/autobahn/client.sh wspipe >"$setup_log" 2>&1; then
     echo "SKIP autobahn: its set-up failed: $(grep -v '^\s*$' "$setup_log" | tail -1)"
