@@ -16,7 +16,9 @@ use crate::conn::accept::{
     Accepted, ServerOptions, accept, bind, raise_fd_limit, resolve_listen_addr, tls_acceptor,
 };
 use crate::conn::hub::{ClientEnd, ClientSink, Hub, TOO_SLOW, too_slow_message};
-use crate::conn::pump::{CloseCause, Event, EventSink, EventTx, PumpConfig, shutdown_channel};
+use crate::conn::pump::{
+    CloseCause, Event, EventSink, EventTx, Finished, PumpConfig, shutdown_channel,
+};
 use crate::conn::session::close_on_ctrl_c_with;
 use crate::exit::{Exit, coded};
 use crate::record::{OutputWriter, Source, spawn_reader};
@@ -278,6 +280,9 @@ async fn serve_client(server: &Server, accepted: Accepted, out: &EventTx) -> any
     let (line, error) = describe_end(&end);
     if server.report {
         eprintln!("client {id} {line}");
+        if let Some(warning) = end.finished.as_ref().and_then(Finished::not_echoed_warning) {
+            eprintln!("client {id}: warning: {warning}");
+        }
     }
     if let (true, Some(error)) = (server.events, error) {
         sink.out.emit(Event::Error(error)).await;

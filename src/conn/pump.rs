@@ -495,9 +495,23 @@ pub struct Finished {
     /// Data messages received.
     /// (Also tells a connection that carried something from one that dropped at once.)
     pub received: u64,
+    /// Received messages whose echo (`--echo`) could not go out: they came after
+    /// our Close, when the protocol allows no more data, or the socket failed.
+    pub not_echoed: u64,
 }
 
 impl Finished {
+    /// What to say about echoes that could not go out, if any.
+    pub fn not_echoed_warning(&self) -> Option<String> {
+        let n = self.not_echoed;
+        (n > 0).then(|| {
+            let (s, were) = if n == 1 { ("", "was") } else { ("s", "were") };
+            format!(
+                "{n} received message{s} {were} not echoed back: the connection was already closing"
+            )
+        })
+    }
+
     /// The peer went away without us asking (for reconnection decisions).
     pub fn ended_by_peer(&self) -> bool {
         self.initiated.is_none()
@@ -676,6 +690,7 @@ where
         failure: read_end.failure.or(write_end.failure),
         close_timed_out: read_end.close_timed_out,
         received: read_end.received,
+        not_echoed: read_end.not_echoed,
     }
 }
 
@@ -702,6 +717,7 @@ struct ReadEnd {
     failure: Option<anyhow::Error>,
     close_timed_out: bool,
     received: u64,
+    not_echoed: u64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -725,6 +741,7 @@ where
         failure: None,
         close_timed_out: false,
         received: 0,
+        not_echoed: 0,
     };
     let mut deadline: Option<tokio::time::Instant> = None;
     let mut hard_deadline = false;
@@ -734,7 +751,7 @@ where
     // Events were emitted since the sink was last told the socket is idle.
     let mut unflushed = false;
     // Echoes handed to tungstenite since the last flush.
-    let mut echoes_unflushed = 0usize;
+    let mut echoes_unflushed = 0u64;
     // One timer for the whole run, armed when our Close goes out: a timer made
     // per received message costs more than the message.
     let close_wait = tokio::time::sleep(Duration::ZERO);
@@ -793,8 +810,10 @@ where
                     () = std::future::ready(()), if unflushed => {
                         unflushed = false;
                         if echoes_unflushed > 0 {
-                            echoes_unflushed = 0;
-                            let _ = ws_tx.lock().await.flush().await;
+                            let count = std::mem::take(&mut echoes_unflushed);
+                            if ws_tx.lock().await.flush().await.is_err() {
+                                end.not_echoed += count;
+                            }
                         }
                         if output_open && !sink.idle().await {
                             output_open = false;
@@ -880,11 +899,17 @@ where
             // BURST): one write per burst of echoes. After our own Close,
             // tungstenite refuses it at once.
             let mut tx = ws_tx.lock().await;
-            let fed = feed_into_tungstenite(&mut tx, message).await;
-            echoes_unflushed += 1;
-            if fed.is_err() || echoes_unflushed >= BURST {
-                echoes_unflushed = 0;
-                let _ = tx.flush().await;
+            // What cannot go out is counted, for the caller to report.
+            if feed_into_tungstenite(&mut tx, message).await.is_err() {
+                end.not_echoed += 1;
+            } else {
+                echoes_unflushed += 1;
+            }
+            if echoes_unflushed >= BURST as u64 {
+                let count = std::mem::take(&mut echoes_unflushed);
+                if tx.flush().await.is_err() {
+                    end.not_echoed += count;
+                }
             }
             event
         } else {
@@ -1147,9 +1172,17 @@ where
                 if now.saturating_sub(last_ping_at) >= every {
                     last_ping_at = now;
                     ping_outstanding_since.get_or_insert(now);
-                    let mut unsent = VecDeque::new();
-                    let ping = vec![Message::Ping(Bytes::from_static(b"wspipe"))];
-                    let _ = send_burst(&mut *ws_tx.lock().await, ping, &mut unsent, None).await;
+                    let ping = Message::Ping(Bytes::from_static(b"wspipe"));
+                    // A ping refused because a Close is under way says nothing;
+                    // a socket that failed under it ends the run, with the reason.
+                    if let Err(WsError::Io(err)) = ws_tx.lock().await.send(ping).await {
+                        end.failure = Some(coded(
+                            Exit::AbnormalClose,
+                            format!("connection lost: a keepalive ping could not be sent: {}", super::dial::describe_io(&err)),
+                        ));
+                        let _ = state.try_send(WriterState::Failed);
+                        return end;
+                    }
                 }
                 continue;
             }

@@ -164,6 +164,9 @@ async fn run_until_closed<E: EventSink>(
             &mut shutdown,
         )
         .await;
+        if let Some(warning) = finished.not_echoed_warning().filter(|_| !session.quiet) {
+            sink.notice(format!("warning: {warning}")).await;
+        }
         // In a pipe whose input ended and went out in full, a normal Close from
         // the peer (typically while we lingered for its replies) ends the session:
         // it is not a dropped connection to redo. What it did not confirm is not

@@ -217,3 +217,47 @@ fn websocket_key(request: &str) -> String {
         })
         .expect("a Sec-WebSocket-Key")
 }
+
+/// A peer that goes on sending after it read our Close (allowed until it sends its
+/// own): `connect --echo` cannot echo those (RFC 6455 5.5.1), and says how many it
+/// did not echo instead of dropping them without a word.
+#[tokio::test]
+async fn echoes_that_cannot_go_out_after_our_close_are_reported() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let child = wspipe_command(&["connect", "--echo", "--timeout", "300ms", &url])
+        .spawn()
+        .unwrap();
+    let (mut tcp, _) = listener.accept().await.unwrap();
+    let request = read_head(&mut tcp).await;
+    let accept = derive_accept_key(websocket_key(&request).as_bytes());
+    tcp.write_all(
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    // One message echoed as usual, then our Close (the --timeout) is awaited.
+    tcp.write_all(&[0x81, 5, b'e', b'a', b'r', b'l', b'y'])
+        .await
+        .unwrap();
+    assert_eq!(close_code_from(&mut tcp).await, Some(1000));
+    for late in [&b"late1"[..], b"late2"] {
+        tcp.write_all(&[0x81, 5]).await.unwrap();
+        tcp.write_all(late).await.unwrap();
+    }
+    tcp.write_all(&[0x88, 2, 0x03, 0xe8]).await.unwrap();
+    let out = crate::common::finish(child, Vec::new()).await;
+    drop(tcp);
+    assert_eq!(out.stdout(), "early\nlate1\nlate2\n", "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("warning: 2 received messages were not echoed back"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.code, 4, "{}", out.stderr);
+}
