@@ -50,7 +50,7 @@ complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l proxy -d 'Tunn
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l connect-timeout -d 'Give up connecting (TCP, TLS and handshake) after this long' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l ping-interval -d 'Send a ping this often to keep the connection alive' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l ping-timeout -d 'End the run (exit 4) when a ping gets no pong within this long' -r
-complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l max-message-size -d 'Refuse incoming messages larger than this (closes with 1009)' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l max-message-size -d 'Refuse messages larger than this: incoming (closes with 1009) or read from the input (exit 65)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -l max-retries -d 'Give up reconnecting after this many failed attempts in a row (implies --reconnect)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand connect" -s i -l input -d 'What one input record is' -r -f -a "text\t'One line is one text message, verbatim'
 json\t'One line holds one JSON value, sent compact (blank lines skipped)'
@@ -91,7 +91,7 @@ complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l proxy -d 'Tunnel 
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l connect-timeout -d 'Give up connecting (TCP, TLS and handshake) after this long' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l ping-interval -d 'Send a ping this often to keep the connection alive' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l ping-timeout -d 'End the run (exit 4) when a ping gets no pong within this long' -r
-complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l max-message-size -d 'Refuse incoming messages larger than this (closes with 1009)' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l max-message-size -d 'Refuse messages larger than this: incoming (closes with 1009) or read from the input (exit 65)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -l max-retries -d 'Give up reconnecting after this many failed attempts in a row (implies --reconnect)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand send" -s i -l input -d 'What one input record is' -r -f -a "text\t'One line is one text message, verbatim'
 json\t'One line holds one JSON value, sent compact (blank lines skipped)'
@@ -128,7 +128,7 @@ complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l subprotocol -d 
 complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l allow-origin -d 'Accept browsers only from this Origin, e.g. https://app.example (repeatable; * for any); others get HTTP 403. Clients that send no Origin (not browsers) are let in' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l tls-cert -d 'Serve wss:// with this certificate chain (PEM); needs --tls-key' -r -F
 complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l tls-key -d 'The private key (PEM) for --tls-cert' -r -F
-complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l max-message-size -d 'Refuse incoming messages larger than this (closes with 1009)' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l max-message-size -d 'Refuse messages larger than this: incoming (closes with 1009) or read from the input (exit 65)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l ping-interval -d 'Send each client a ping this often' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l color -d 'When to use colour on the terminal' -r -f -a "auto\t'Colour when the output is a terminal and NO_COLOR is unset'
 always\t'Always colour'
@@ -160,7 +160,7 @@ complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l proxy -d 'Tunnel 
 complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l connect-timeout -d 'Give up connecting (TCP, TLS and handshake) after this long' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l ping-interval -d 'Send a ping this often to keep the connection alive' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l ping-timeout -d 'End the run (exit 4) when a ping gets no pong within this long' -r
-complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l max-message-size -d 'Refuse incoming messages larger than this (closes with 1009)' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l max-message-size -d 'Refuse messages larger than this: incoming (closes with 1009) or read from the input (exit 65)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l max-retries -d 'Give up reconnecting after this many failed attempts in a row (implies --reconnect)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand chat" -l color -d 'When to use colour on the terminal' -r -f -a "auto\t'Colour when the output is a terminal and NO_COLOR is unset'
 always\t'Always colour'

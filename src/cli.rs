@@ -158,7 +158,7 @@ pub struct ClientArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_period)]
     pub ping_timeout: Option<Duration>,
 
-    /// Refuse incoming messages larger than this (closes with 1009)
+    /// Refuse messages larger than this: incoming (closes with 1009) or read from the input (exit 65)
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub max_message_size: usize,
 
@@ -356,7 +356,7 @@ pub struct ListenArgs {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
-    /// Refuse incoming messages larger than this (closes with 1009)
+    /// Refuse messages larger than this: incoming (closes with 1009) or read from the input (exit 65)
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub max_message_size: usize,
 

@@ -14,8 +14,8 @@ use crate::conn::pump::{Event, EventSink, Input, PumpConfig};
 use crate::conn::session::ClientSession;
 use crate::conn::url::{parse_ws_url, with_room};
 use crate::exit::{Exit, coded};
-use crate::record::Source;
 use crate::record::output::rfc3339_now;
+use crate::record::{RecordFormat, Source};
 use crate::ui::chat::ChatOptions;
 use crate::ui::style::Style;
 
@@ -67,9 +67,14 @@ pub async fn run(args: ChatArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         terminal: std::io::stdout().is_terminal(),
     };
     // Lines typed into a pipe are small; the count bound is enough.
-    let start_input = |input_tx, _budget| {
+    let max_message_size = session.pump.max_message_size;
+    let start_input = move |input_tx, _budget| {
         let (lines_tx, lines_rx) = mpsc::channel(super::pipe::INPUT_QUEUE);
-        crate::record::spawn_reader(vec![Source::Stdin], InputFormat::Text, lines_tx);
+        let format = RecordFormat {
+            format: InputFormat::Text,
+            max_message_size,
+        };
+        crate::record::spawn_reader(vec![Source::Stdin], format, lines_tx);
         tokio::spawn(lines_as_messages(lines_rx, input_tx, name));
     };
     let wrap_sink = |sink| ChatLines {

@@ -21,7 +21,7 @@ use crate::conn::pump::{
 };
 use crate::conn::session::close_on_ctrl_c_with;
 use crate::exit::{Exit, coded};
-use crate::record::{OutputWriter, Source, spawn_reader};
+use crate::record::{OutputWriter, RecordFormat, Source, spawn_reader};
 
 /// Ctrl-C closes every client with this ("going away").
 const SHUTDOWN_CODE: u16 = 1001;
@@ -108,7 +108,11 @@ pub async fn run(args: ListenArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         }
     });
     let (stdin_tx, stdin_rx) = mpsc::channel(STDIN_QUEUE);
-    spawn_reader(vec![Source::Stdin], args.format.input, stdin_tx);
+    let format = RecordFormat {
+        format: args.format.input,
+        max_message_size: args.max_message_size,
+    };
+    spawn_reader(vec![Source::Stdin], format, stdin_tx);
     let fan_out = tokio::spawn(server.hub.clone().fan_out(stdin_rx));
 
     let result = if args.once {

@@ -13,7 +13,7 @@ use crate::conn::pump::{
 use crate::conn::session::{ClientSession, close_on_ctrl_c, run_client};
 use crate::exit::Exit;
 use crate::record::input::spawn_reader_with_progress;
-use crate::record::{OutputOptions, OutputWriter, Source};
+use crate::record::{OutputOptions, OutputWriter, RecordFormat, Source};
 
 /// Input batches queued between the reader thread and the socket at most (each up
 /// to 256 records): a fast stdin waits for the network beyond this.
@@ -39,8 +39,12 @@ pub async fn run_pipe(
     done_when: Option<DoneWhen>,
 ) -> anyhow::Result<()> {
     let progress = crate::ui::progress::enabled(session.quiet);
+    let format = RecordFormat {
+        format: input,
+        max_message_size: session.pump.max_message_size,
+    };
     let start_input = |input_tx, budget| {
-        spawn_reader_with_progress(sources, input, input_tx, Some(budget), progress);
+        spawn_reader_with_progress(sources, format, input_tx, Some(budget), progress);
     };
     run_session(session, output, done_when, start_input, |sink| sink).await
 }

@@ -41,9 +41,17 @@ const BATCH: usize = 256;
 /// (a few MiB, or one message per batch when messages are larger than this).
 const BATCH_BYTES: usize = 256 << 10;
 
+/// How records are read: their format, and the largest message one may make
+/// (`--max-message-size`; a larger record is an error, read no further than that).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordFormat {
+    pub format: InputFormat,
+    pub max_message_size: usize,
+}
+
 /// Reads every source in order on a new thread and feeds the pump. Ends with
 /// `Input::End`, or `Input::Invalid` at the first bad record (nothing after it is read).
-pub fn spawn_reader(sources: Vec<Source>, format: InputFormat, tx: mpsc::Sender<Input>) {
+pub fn spawn_reader(sources: Vec<Source>, format: RecordFormat, tx: mpsc::Sender<Input>) {
     spawn_reader_with_progress(sources, format, tx, None, false);
 }
 
@@ -53,7 +61,7 @@ pub fn spawn_reader(sources: Vec<Source>, format: InputFormat, tx: mpsc::Sender<
 /// what has been sent.
 pub fn spawn_reader_with_progress(
     sources: Vec<Source>,
-    format: InputFormat,
+    format: RecordFormat,
     tx: mpsc::Sender<Input>,
     budget: Option<Arc<InputBudget>>,
     progress: bool,
@@ -117,7 +125,7 @@ impl Feeder {
 
 fn read_all(
     sources: &[Source],
-    format: InputFormat,
+    format: RecordFormat,
     feeder: &mut Feeder,
     progress: bool,
 ) -> anyhow::Result<()> {
@@ -126,7 +134,8 @@ fn read_all(
         match source {
             Source::Args(args) => {
                 for (index, arg) in args.iter().enumerate() {
-                    let message = parse_record(arg.as_bytes(), format)
+                    let message = parse_record(arg.as_bytes(), format.format)
+                        .and_then(|message| within(message, format.max_message_size))
                         .map_err(|why| invalid(&format!("argument {}", index + 1), &why))?;
                     if let Some(message) = message {
                         if !feeder.push(message, false) {
@@ -179,26 +188,46 @@ fn read_all(
 fn read_stream<R: Read>(
     mut reader: BufReader<R>,
     name: &str,
-    format: InputFormat,
+    RecordFormat {
+        format,
+        max_message_size: limit,
+    }: RecordFormat,
     feeder: &mut Feeder,
 ) -> anyhow::Result<bool> {
+    let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
     if format == InputFormat::Binary {
         let mut all = Vec::new();
-        reader
+        // One byte past the limit is enough to know it is too big.
+        (&mut reader)
+            .take(limit_u64.saturating_add(1))
             .read_to_end(&mut all)
             .map_err(|e| anyhow::anyhow!("reading {name}: {}", io_reason(&e)))?;
+        if all.len() > limit {
+            return Err(invalid(name, &too_big(limit)));
+        }
         return Ok(feeder.push(Message::Binary(all.into()), true));
     }
+    // A line is read no further than this: its line ending, and room for what
+    // parsing removes (JSON spaces, base64's 4 characters per 3 bytes); the
+    // message it makes is then checked exactly.
+    let line_limit = match format {
+        InputFormat::Text => limit_u64.saturating_add(2),
+        _ => limit_u64.saturating_mul(2).saturating_add(2),
+    };
     let mut line_no = 0u64;
     loop {
         let mut line = Vec::with_capacity(64);
-        let n = reader
+        let n = (&mut reader)
+            .take(line_limit)
             .read_until(b'\n', &mut line)
             .map_err(|e| anyhow::anyhow!("reading {name}: {}", io_reason(&e)))?;
         if n == 0 {
             return Ok(feeder.flush());
         }
         line_no += 1;
+        if n as u64 == line_limit && line.last() != Some(&b'\n') {
+            return Err(invalid(&format!("{name} line {line_no}"), &too_big(limit)));
+        }
         if line.last() == Some(&b'\n') {
             line.pop();
             if line.last() == Some(&b'\r') {
@@ -219,6 +248,8 @@ fn read_stream<R: Read>(
             _ => parse_record(&line, format)
                 .map_err(|why| invalid(&format!("{name} line {line_no}"), &why))?,
         };
+        let message = within(message, limit)
+            .map_err(|why| invalid(&format!("{name} line {line_no}"), &why))?;
         if let Some(message) = message {
             // Nothing more buffered means the next read may block: send now.
             let idle = reader.buffer().is_empty();
@@ -302,6 +333,26 @@ pub fn parse_record(record: &[u8], format: InputFormat) -> Result<Option<Message
         }
         InputFormat::Binary => Ok(Some(Message::Binary(record.to_vec().into()))),
     }
+}
+
+/// `message` if it is at most `limit` bytes (`--max-message-size`).
+fn within(message: Option<Message>, limit: usize) -> Result<Option<Message>, String> {
+    match message {
+        Some(message) if message.len() > limit => Err(too_big(limit)),
+        fine => Ok(fine),
+    }
+}
+
+/// The reason given for a record over `--max-message-size`.
+pub fn too_big(limit: usize) -> String {
+    // Exact, as the flag is written (64MiB), not rounded.
+    let size = match limit {
+        0 => "0 bytes".to_string(),
+        _ if limit % (1 << 20) == 0 => format!("{} MiB", limit >> 20),
+        _ if limit % (1 << 10) == 0 => format!("{} KiB", limit >> 10),
+        _ => format!("{limit} bytes"),
+    };
+    format!("larger than --max-message-size ({size})")
 }
 
 /// Standard base64, padding optional.

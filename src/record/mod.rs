@@ -4,5 +4,5 @@ pub mod input;
 pub mod output;
 pub mod sanitize;
 
-pub use input::{Source, spawn_reader};
+pub use input::{RecordFormat, Source, spawn_reader};
 pub use output::{OutputOptions, OutputWriter};

@@ -93,6 +93,7 @@ pub async fn run(
         pings: Arc::clone(&pings),
         input_format: options.input,
         style: options.style,
+        max_message_size: session.pump.max_message_size,
     };
     let screen = ReplScreen { view, pings };
     let terminal_options = TerminalOptions {
@@ -367,11 +368,25 @@ fn parse_close(arg: &str) -> Result<CloseFrame, String> {
     })
 }
 
+/// The file's bytes, or None when it holds more than `limit` (only one byte past
+/// the limit is read: `/file /dev/zero` ends at once).
+fn read_at_most(path: &std::path::Path, limit: usize) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut data = Vec::new();
+    let past = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    std::fs::File::open(path)?
+        .take(past)
+        .read_to_end(&mut data)?;
+    Ok((data.len() <= limit).then_some(data))
+}
+
 /// What a typed line means in the REPL: a message, or a slash command.
 struct ReplHandler {
     pings: PendingPings,
     input_format: InputFormat,
     style: Style,
+    /// `--max-message-size`: a larger line or `/file` is refused, not sent.
+    max_message_size: usize,
 }
 
 impl LineHandler for ReplHandler {
@@ -409,6 +424,11 @@ impl LineHandler for ReplHandler {
         };
         match request {
             Request::Nothing => Flow::Continue,
+            Request::Send(message) if message.len() > self.max_message_size => {
+                let why = crate::record::input::too_big(self.max_message_size);
+                io.error(&format!("error: not sent: the message is {why}"));
+                Flow::Continue
+            }
             Request::Send(message) => io.send(message),
             Request::Ping(data) => {
                 // Recorded first: the pong can come back before the send returns.
@@ -417,8 +437,13 @@ impl LineHandler for ReplHandler {
                 }
                 io.send(Message::Ping(data))
             }
-            Request::File(path) => match std::fs::read(&path) {
-                Ok(data) => {
+            Request::File(path) => match read_at_most(&path, self.max_message_size) {
+                Ok(None) => {
+                    let why = crate::record::input::too_big(self.max_message_size);
+                    io.error(&format!("error: not sent: {} is {why}", path.display()));
+                    Flow::Continue
+                }
+                Ok(Some(data)) => {
                     let size = data.len();
                     let (message, kind) = match String::from_utf8(data) {
                         Ok(text) => (Message::Text(text.into()), "text"),

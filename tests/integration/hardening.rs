@@ -703,3 +703,98 @@ async fn ctrl_c_ends_the_run_while_stdout_is_not_read() {
         interrupted.elapsed()
     );
 }
+
+/// A record over `--max-message-size` is invalid input: what came before it is
+/// delivered, it is not sent, and the error names it (text, JSON, arguments).
+#[tokio::test]
+async fn a_record_over_max_message_size_is_refused_after_what_came_before() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let long = "x".repeat(2000);
+    let limit = ["--max-message-size", "1KiB"];
+    let input = format!("ok\n{long}\nnever\n");
+    let url = server.url();
+    let mut args = vec!["connect", url.as_str()];
+    args.extend(limit);
+    let out = run(&args, input.as_bytes()).await;
+    assert_eq!(
+        (out.code, out.stdout()),
+        (65, "ok\n".to_string()),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr,
+        "error: stdin line 2: larger than --max-message-size (1 KiB); nothing from here on was sent\n"
+    );
+
+    // JSON is measured as sent (compacted): 1,100 bytes of spaces around a short
+    // value pass, a 1,100-byte string does not.
+    let json = format!(
+        "{}1{}\n\"{}\"\n",
+        " ".repeat(550),
+        " ".repeat(550),
+        "y".repeat(1100)
+    );
+    let mut args = vec!["connect", "-i", "json", url.as_str()];
+    args.extend(limit);
+    let out = run(&args, json.as_bytes()).await;
+    assert_eq!(
+        (out.code, out.stdout()),
+        (65, "1\n".to_string()),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .starts_with("error: stdin line 2: larger than --max-message-size (1 KiB)"),
+        "{}",
+        out.stderr
+    );
+
+    let mut args = vec!["send", url.as_str(), "short", &long];
+    args.extend(limit);
+    let out = run(&args, b"").await;
+    assert_eq!(out.code, 65, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: argument 2: larger than --max-message-size (1 KiB)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(server.received_texts(), vec!["ok", "1", "short"]);
+}
+
+/// Input without an end (a line that never ends, `-i binary` of an endless stream)
+/// is read no further than `--max-message-size`: a clear error, not all of memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_input_stops_at_max_message_size_with_a_clear_error() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let url = server.url();
+    for format in ["text", "binary", "base64"] {
+        let mut cmd =
+            wspipe_command(&["connect", "-i", format, "--max-message-size", "4MiB", &url]);
+        cmd.stdin(std::process::Stdio::from(
+            std::fs::File::open("/dev/zero").unwrap(),
+        ));
+        let child = cmd.spawn().unwrap();
+        let out = tokio::time::timeout(TEST_DEADLINE, child.wait_with_output())
+            .await
+            .expect("wspipe stopped reading /dev/zero in time")
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(65), "-i {format}: {stderr}");
+        let place = if format == "binary" {
+            "stdin"
+        } else {
+            "stdin line 1"
+        };
+        assert_eq!(
+            stderr,
+            format!(
+                "error: {place}: larger than --max-message-size (4 MiB); nothing from here on was sent\n"
+            ),
+            "-i {format}"
+        );
+    }
+    assert!(server.received_texts().is_empty());
+}

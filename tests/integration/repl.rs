@@ -341,3 +341,34 @@ async fn ctrl_d_closes_the_repl_even_with_count() {
     assert_eq!(code, 0);
     assert_eq!(server.closes(), vec![(1000, String::new())]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn file_over_max_message_size_is_refused_and_the_session_goes_on() {
+    let server = TestServer::start(Behaviour::Echo).await;
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("big.txt");
+    std::fs::write(&file, "z".repeat(2000)).unwrap();
+    let url = server.url();
+    let home_path = home.path().to_path_buf();
+    let code = in_pty(move || {
+        let mut repl = start_repl(&url, &home_path, &["--max-message-size", "1KiB"]);
+        repl.send_line(&format!("/file {}", file.display()))
+            .unwrap();
+        repl.exp_string(&format!(
+            "error: not sent: {} is larger than --max-message-size (1 KiB)",
+            file.display()
+        ))
+        .unwrap();
+        // Only a byte past the limit is read: an endless file is no different.
+        repl.send_line("/file /dev/zero").unwrap();
+        repl.exp_string("error: not sent: /dev/zero is larger than --max-message-size")
+            .unwrap();
+        repl.send_line("still here").unwrap();
+        repl.exp_string("< still here").unwrap();
+        repl.send_control('d').unwrap();
+        pty_exit_code(&mut repl)
+    })
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(server.received_texts(), vec!["still here"]);
+}
