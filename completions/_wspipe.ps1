@@ -135,6 +135,8 @@ Register-ArgumentCompleter -Native -CommandName 'wspipe' -ScriptBlock {
             [CompletionResult]::new('--max-clients', '--max-clients', [CompletionResultType]::ParameterName, 'Refuse connections beyond this many at once (HTTP 503)')
             [CompletionResult]::new('--subprotocol', '--subprotocol', [CompletionResultType]::ParameterName, 'Accept this subprotocol when a client asks for it (repeatable)')
             [CompletionResult]::new('--allow-origin', '--allow-origin', [CompletionResultType]::ParameterName, 'Accept browsers only from this Origin, e.g. https://app.example (repeatable; * for any); others get HTTP 403. Clients that send no Origin (not browsers) are let in')
+            [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'Require these HTTP Basic credentials of every client (HTTP 401 otherwise)')
+            [CompletionResult]::new('--bearer', '--bearer', [CompletionResultType]::ParameterName, 'Require this bearer token of every client (Authorization: Bearer TOKEN; HTTP 401 otherwise). With --auth too, either one lets a client in')
             [CompletionResult]::new('--tls-cert', '--tls-cert', [CompletionResultType]::ParameterName, 'Serve wss:// with this certificate chain (PEM); needs --tls-key')
             [CompletionResult]::new('--tls-key', '--tls-key', [CompletionResultType]::ParameterName, 'The private key (PEM) for --tls-cert')
             [CompletionResult]::new('--max-message-size', '--max-message-size', [CompletionResultType]::ParameterName, 'Refuse messages larger than this: incoming (closes with 1009) or read from the input (exit 65)')

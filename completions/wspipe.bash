@@ -409,7 +409,7 @@ _wspipe() {
             return 0
             ;;
         wspipe__subcmd__listen)
-            opts="-i -o -P -v -q -h --input --output --timestamps --show-control --echo --broadcast --once --max-clients --subprotocol --allow-origin --tls-cert --tls-key --max-message-size --ping-interval --color --verbose --quiet --help"
+            opts="-i -o -P -v -q -h --input --output --timestamps --show-control --echo --broadcast --once --max-clients --subprotocol --allow-origin --auth --bearer --tls-cert --tls-key --max-message-size --ping-interval --color --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -440,6 +440,14 @@ _wspipe() {
                     return 0
                     ;;
                 --allow-origin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bearer)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -129,6 +129,8 @@ set edit:completion:arg-completer[wspipe] = {|@words|
             cand --max-clients 'Refuse connections beyond this many at once (HTTP 503)'
             cand --subprotocol 'Accept this subprotocol when a client asks for it (repeatable)'
             cand --allow-origin 'Accept browsers only from this Origin, e.g. https://app.example (repeatable; * for any); others get HTTP 403. Clients that send no Origin (not browsers) are let in'
+            cand --auth 'Require these HTTP Basic credentials of every client (HTTP 401 otherwise)'
+            cand --bearer 'Require this bearer token of every client (Authorization: Bearer TOKEN; HTTP 401 otherwise). With --auth too, either one lets a client in'
             cand --tls-cert 'Serve wss:// with this certificate chain (PEM); needs --tls-key'
             cand --tls-key 'The private key (PEM) for --tls-cert'
             cand --max-message-size 'Refuse messages larger than this: incoming (closes with 1009) or read from the input (exit 65)'

@@ -126,6 +126,8 @@ events\t'One JSON object per event: open, text, binary, ping, pong, close, error
 complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l max-clients -d 'Refuse connections beyond this many at once (HTTP 503)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l subprotocol -d 'Accept this subprotocol when a client asks for it (repeatable)' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l allow-origin -d 'Accept browsers only from this Origin, e.g. https://app.example (repeatable; * for any); others get HTTP 403. Clients that send no Origin (not browsers) are let in' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l auth -d 'Require these HTTP Basic credentials of every client (HTTP 401 otherwise)' -r
+complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l bearer -d 'Require this bearer token of every client (Authorization: Bearer TOKEN; HTTP 401 otherwise). With --auth too, either one lets a client in' -r
 complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l tls-cert -d 'Serve wss:// with this certificate chain (PEM); needs --tls-key' -r -F
 complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l tls-key -d 'The private key (PEM) for --tls-cert' -r -F
 complete -c wspipe -n "__fish_wspipe_using_subcommand listen" -l max-message-size -d 'Refuse messages larger than this: incoming (closes with 1009) or read from the input (exit 65)' -r

@@ -348,6 +348,15 @@ pub struct ListenArgs {
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
 
+    /// Require these HTTP Basic credentials of every client (HTTP 401 otherwise)
+    #[arg(long, value_name = "USER:PASS", env = "WSPIPE_LISTEN_AUTH", hide_env_values = true, value_parser = parse_user_pass)]
+    pub auth: Option<String>,
+
+    /// Require this bearer token of every client (Authorization: Bearer TOKEN; HTTP 401
+    /// otherwise). With --auth too, either one lets a client in
+    #[arg(long, value_name = "TOKEN", env = "WSPIPE_LISTEN_BEARER", hide_env_values = true, value_parser = parse_secret)]
+    pub bearer: Option<String>,
+
     /// Serve wss:// with this certificate chain (PEM); needs --tls-key
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -447,6 +456,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map(|d| d.min(LONGEST))
         .map_err(|e| format!("{e} (try 250ms, 10s or 2m)"))
+}
+
+/// `USER:PASS` for `listen --auth` (the password may hold more colons).
+pub fn parse_user_pass(s: &str) -> Result<String, String> {
+    match s.split_once(':') {
+        Some((user, _)) if !user.is_empty() => Ok(s.to_string()),
+        _ => Err("expected USER:PASS".to_string()),
+    }
+}
+
+/// A secret a client must present: never empty, which would let in anyone
+/// who sends the scheme alone.
+pub fn parse_secret(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("must not be empty".to_string());
+    }
+    Ok(s.to_string())
 }
 
 /// A duration that sets how often something repeats (pings): zero is refused.

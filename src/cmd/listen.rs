@@ -15,6 +15,7 @@ use crate::cli::{GlobalArgs, ListenArgs, OutputFormat};
 use crate::conn::accept::{
     Accepted, ServerOptions, accept, bind, raise_fd_limit, resolve_listen_addr, tls_acceptor,
 };
+use crate::conn::credentials::Required;
 use crate::conn::hub::{ClientEnd, ClientSink, Hub, TOO_SLOW, too_slow_message};
 use crate::conn::pump::{
     CloseCause, Event, EventSink, EventTx, Finished, PumpConfig, shutdown_channel,
@@ -64,6 +65,10 @@ pub async fn run(args: ListenArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         slots: args.max_clients.map(|n| Arc::new(Semaphore::new(n))),
         handshake_timeout: Duration::from_secs(10),
         allow_origins: args.allow_origins.clone(),
+        credentials: Required {
+            basic: args.auth.clone(),
+            bearer: args.bearer.clone(),
+        },
     };
     let server = Arc::new(Server {
         base_url: format!("{}://{local}", opts.scheme()),
@@ -89,12 +94,10 @@ pub async fn run(args: ListenArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     });
     // Always, even with -q: scripts and tests read the port from this line.
     eprintln!("listening on {}", server.base_url);
-    if !local.ip().is_loopback() && args.allow_origins.is_empty() && !global.quiet {
-        eprintln!(
-            "warning: listening on {}, beyond this machine: any client, and any web page \
-             open in a browser that can reach it, may connect (limit browsers with --allow-origin)",
-            server.base_url
-        );
+    if let Some(warning) = exposure_warning(local, &server.opts.credentials, &server.base_url) {
+        if !global.quiet {
+            eprintln!("{warning}");
+        }
     }
 
     let (out, writer) = OutputWriter::spawn_stdout(super::pipe::output_options(&args.format));
@@ -226,6 +229,17 @@ async fn serve_once(
     }
 }
 
+/// The warning for a server that anyone beyond this machine may use: bound to an
+/// address other than loopback, with no credentials required.
+fn exposure_warning(local: SocketAddr, credentials: &Required, url: &str) -> Option<String> {
+    (!local.ip().is_loopback() && !credentials.any()).then(|| {
+        format!(
+            "warning: listening on {url} without credentials: anyone who can reach it may \
+             connect (require them with --auth or --bearer)"
+        )
+    })
+}
+
 /// Handshake, then serve; `None` when the handshake failed (already reported).
 async fn handle_connection(
     server: Arc<Server>,
@@ -338,5 +352,32 @@ fn describe_end(end: &ClientEnd) -> (String, Option<String>) {
 async fn interrupted(shutdown: &mut watch::Receiver<Option<u16>>) {
     if shutdown.wait_for(Option::is_some).await.is_err() {
         std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_server_beyond_loopback_without_credentials_is_warned_about() {
+        let open = Required::default();
+        let guarded = Required {
+            basic: None,
+            bearer: Some("t".into()),
+        };
+        let everywhere: SocketAddr = "0.0.0.0:9001".parse().unwrap();
+        let warning = exposure_warning(everywhere, &open, "ws://0.0.0.0:9001").unwrap();
+        assert!(warning.starts_with("warning: listening on ws://0.0.0.0:9001 without credentials"));
+        assert_eq!(
+            exposure_warning(everywhere, &guarded, "ws://0.0.0.0:9001"),
+            None
+        );
+        for local in ["127.0.0.1:9001", "[::1]:9001"] {
+            assert_eq!(
+                exposure_warning(local.parse().unwrap(), &open, "ws://x"),
+                None
+            );
+        }
     }
 }

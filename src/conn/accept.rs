@@ -21,6 +21,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, header};
 
+use super::credentials::{Refused, Required};
 use super::dial::{describe_io, ws_config};
 use crate::exit::{Exit, coded};
 
@@ -38,6 +39,8 @@ pub struct ServerOptions {
     pub handshake_timeout: Duration,
     /// `--allow-origin`: the browser origins accepted (empty or `*`: any).
     pub allow_origins: Vec<String>,
+    /// `--auth` / `--bearer`: what a client must present (nothing, by default).
+    pub credentials: Required,
 }
 
 impl ServerOptions {
@@ -222,30 +225,55 @@ async fn upgrade(
     let mut path = String::from("/");
     let mut protocol = None;
     let mut slot = None;
-    let mut refused = false;
-    let mut forbidden_origin = None;
+    // Why we refused the upgrade, for the log line.
+    let mut refusal = None;
     // tungstenite's callback signature returns its (large) ErrorResponse by value.
     #[allow(clippy::result_large_err)]
     let callback = |request: &Request, mut response: Response| {
+        let mut refuse = |status: StatusCode, body: &str, why: String| {
+            refusal = Some(format!("refused with HTTP {}: {why}", status.as_u16()));
+            let mut error = ErrorResponse::new(Some(format!("{body}\n")));
+            *error.status_mut() = status;
+            error
+        };
         // Browsers let any page open a WebSocket to 127.0.0.1; the Origin header
         // says which page. Clients that send none (not browsers) are let in.
         if let Some(origin) = request.headers().get(header::ORIGIN) {
             let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
             if !origin_allowed(&origin, &opts.allow_origins) {
-                forbidden_origin = Some(origin);
-                let mut error = ErrorResponse::new(Some("origin not allowed\n".into()));
-                *error.status_mut() = StatusCode::FORBIDDEN;
-                return Err(error);
+                let why = format!(
+                    "origin {} is not allowed (--allow-origin)",
+                    crate::record::sanitize::for_terminal(&origin)
+                );
+                return Err(refuse(StatusCode::FORBIDDEN, "origin not allowed", why));
             }
+        }
+        // Before a --max-clients slot is taken: a client without the secret
+        // cannot crowd out those with it.
+        if let Err(refused) = opts.credentials.check(request.headers()) {
+            let flags = opts.credentials.flags();
+            let why = match refused {
+                Refused::Missing => format!("no credentials ({flags} required)"),
+                Refused::Wrong => format!("wrong credentials ({flags})"),
+            };
+            let mut error = refuse(StatusCode::UNAUTHORIZED, "credentials required", why);
+            for challenge in opts.credentials.challenges() {
+                error
+                    .headers_mut()
+                    .append(header::WWW_AUTHENTICATE, challenge);
+            }
+            return Err(error);
         }
         if let Some(slots) = &opts.slots {
             match Arc::clone(slots).try_acquire_owned() {
                 Ok(permit) => slot = Some(permit),
                 Err(_) => {
-                    refused = true;
-                    let mut error = ErrorResponse::new(Some("too many clients\n".into()));
-                    *error.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-                    return Err(error);
+                    let why = "too many clients (--max-clients)".to_string();
+                    return Err(refuse(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "too many clients",
+                        why,
+                    ));
                 }
             }
         }
@@ -268,16 +296,12 @@ async fn upgrade(
         Some(ws_config(opts.max_message_size).read_buffer_size(SERVER_READ_BUFFER)),
     )
     .await;
-    let ws = match result {
-        Ok(ws) => ws,
-        Err(_) if forbidden_origin.is_some() => anyhow::bail!(
-            "refused with HTTP 403: origin {} is not allowed (--allow-origin)",
-            crate::record::sanitize::for_terminal(forbidden_origin.as_deref().unwrap_or_default())
-        ),
-        Err(_) if refused => {
-            anyhow::bail!("refused with HTTP 503: too many clients (--max-clients)")
+    let ws = match (result, refusal) {
+        (Ok(ws), _) => ws,
+        (Err(_), Some(refusal)) => anyhow::bail!(refusal),
+        (Err(err), None) => {
+            return Err(anyhow::Error::new(err).context("WebSocket handshake failed"));
         }
-        Err(err) => return Err(anyhow::Error::new(err).context("WebSocket handshake failed")),
     };
     Ok(Accepted {
         ws,

@@ -3,6 +3,7 @@
 //! pump, close handling, keepalive, reconnection and delivery confirmation.
 
 pub mod accept;
+pub mod credentials;
 pub mod delivery;
 pub mod dial;
 pub mod hub;

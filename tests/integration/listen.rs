@@ -848,3 +848,139 @@ async fn allow_origin_refuses_other_browser_origins_with_403() {
     close_cleanly(&mut ws).await;
     server.interrupt();
 }
+
+#[tokio::test]
+async fn auth_and_bearer_let_in_only_clients_with_the_secret() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut server =
+        Listener::start(&["0", "--echo", "--auth", "alice:s3cret", "--bearer", "t0ken"]).await;
+    let url = server.url.clone();
+    let with_authorization = |value: Option<&str>| {
+        let mut request = url.as_str().into_client_request().unwrap();
+        if let Some(value) = value {
+            request
+                .headers_mut()
+                .insert("authorization", value.parse().unwrap());
+        }
+        request
+    };
+    // No credentials, then wrong ones: HTTP 401 with both challenges, and a log line.
+    for (value, why) in [
+        (None, "no credentials (--auth or --bearer required)"),
+        (
+            Some("Bearer t0ke"),
+            "wrong credentials (--auth or --bearer)",
+        ),
+        // alice:wrong
+        (
+            Some("Basic YWxpY2U6d3Jvbmc="),
+            "wrong credentials (--auth or --bearer)",
+        ),
+    ] {
+        match tokio_tungstenite::connect_async(with_authorization(value)).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 401, "{value:?}");
+                let challenges: Vec<_> = response
+                    .headers()
+                    .get_all("www-authenticate")
+                    .iter()
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .collect();
+                assert_eq!(
+                    challenges,
+                    [
+                        "Basic realm=\"wspipe\", charset=\"UTF-8\"",
+                        "Bearer realm=\"wspipe\""
+                    ]
+                );
+            }
+            other => panic!("expected HTTP 401 for {value:?}, got {other:?}"),
+        }
+        let line = server.stderr_until("refused").await;
+        assert!(
+            line.ends_with(&format!("refused with HTTP 401: {why}")),
+            "{line}"
+        );
+    }
+    // The token lets in.
+    let (mut ws, _) = tokio_tungstenite::connect_async(with_authorization(Some("Bearer t0ken")))
+        .await
+        .unwrap();
+    ws.send(Message::text("with a token")).await.unwrap();
+    assert_eq!(next_text(&mut ws).await, "with a token");
+    close_cleanly(&mut ws).await;
+    // So does wspipe's own --auth, and a wrong one is exit 3 naming the status.
+    let out = run(
+        &[
+            "send",
+            &server.url,
+            "basic",
+            "--wait",
+            "1",
+            "--auth",
+            "alice:s3cret",
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (out.code, out.stdout()),
+        (0, "basic\n".to_string()),
+        "{}",
+        out.stderr
+    );
+    let out = run(&["send", &server.url, "basic", "--auth", "alice:nope"], b"").await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("401"), "{}", out.stderr);
+    server.interrupt();
+}
+
+/// An independent client: Python `websockets` sends Basic credentials from the
+/// URL's user info.
+#[tokio::test]
+async fn python_client_with_credentials_in_the_url_is_let_in() {
+    let available = std::process::Command::new("python3")
+        .args(["-c", "import websockets"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        eprintln!("SKIP: python3 websockets not importable (pip install websockets)");
+        return;
+    }
+    let mut server = Listener::start(&["0", "--echo", "--auth", "bob:pa:ss"]).await;
+    let script = r#"
+import sys
+from websockets.sync.client import connect
+from websockets.exceptions import InvalidStatus
+host = sys.argv[1]
+for userinfo in ["bob:pa:ss@", "bob:wrong@", ""]:
+    try:
+        with connect(f"ws://{userinfo}{host}/") as ws:
+            ws.send("from python")
+            print("echo:", ws.recv(timeout=10))
+    except InvalidStatus as e:
+        print("status:", e.response.status_code)
+"#;
+    let host = server.url.trim_start_matches("ws://").to_string();
+    let out = tokio::time::timeout(
+        LINE_DEADLINE,
+        tokio::process::Command::new("python3")
+            .args(["-c", script, &host])
+            .output(),
+    )
+    .await
+    .expect("python finished in time")
+    .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "echo: from python\nstatus: 401\nstatus: 401\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.stderr_until("wrong credentials (--auth)").await;
+    server
+        .stderr_until("no credentials (--auth required)")
+        .await;
+    server.interrupt();
+}
