@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use crate::conn::pump::{DoneWhen, Event, EventSink, Input, InputQueue, shutdown_channel};
 use crate::conn::session::{ClientSession, run_client};
+use crate::exit::{Exit, coded, exit_code_of};
 use crate::record::sanitize;
 use crate::ui::history::create_parent;
 use crate::ui::progress;
@@ -235,7 +236,25 @@ pub async fn run<H: LineHandler, S: Screen>(
     // A send blocked in the editor thread fails now instead of waiting.
     drop(queue);
     // Everything received is on the screen before the session's end is reported.
-    let printer = printer_thread.join().ok().flatten();
+    // Joined off the runtime's thread and raced against Ctrl-C: a terminal that
+    // stopped taking output must not make the session impossible to end (a dumb
+    // terminal's Ctrl-C, or `kill -INT`, is a signal; in raw mode the editor turns
+    // it into a close, which ends the session above). After an interrupted session
+    // the output gets a moment, not forever.
+    let interrupted = matches!(&result, Err(err) if exit_code_of(err) == Exit::Interrupted);
+    let joined = tokio::task::spawn_blocking(move || printer_thread.join().ok().flatten());
+    let printer = tokio::select! {
+        joined = joined => Some(joined.ok().flatten()),
+        _ = tokio::signal::ctrl_c() => None,
+        () = tokio::time::sleep(OUTPUT_GRACE), if interrupted => None,
+    };
+    let Some(printer) = printer else {
+        if smart_terminal {
+            // The editor may still hold the terminal in raw mode.
+            terminal.restore();
+        }
+        return result.and(Err(coded(Exit::Interrupted, "interrupted")));
+    };
     match stop_editor(&state, printer, &editor_alive_rx) {
         EditorEnd::Ended => {
             let _ = editor_thread.join();
@@ -245,6 +264,9 @@ pub async fn run<H: LineHandler, S: Screen>(
     }
     result
 }
+
+/// After an interrupted session, how long the printer may take to show what is left.
+const OUTPUT_GRACE: Duration = Duration::from_millis(300);
 
 /// What became of the editor thread when the session ended.
 #[derive(Debug, PartialEq)]

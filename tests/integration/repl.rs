@@ -372,3 +372,59 @@ async fn file_over_max_message_size_is_refused_and_the_session_goes_on() {
     assert_eq!(code, 0);
     assert_eq!(server.received_texts(), vec!["still here"]);
 }
+
+/// Ctrl-C (SIGINT: a dumb terminal is in cooked mode) ends the session within a
+/// second even when the terminal has stopped taking output: the peer pushed far
+/// more than the pty holds, then closed, and nobody reads the pty.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_ends_a_session_whose_terminal_stopped_reading() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    use nix::sys::signal::Signal;
+    use rexpect::process::{PtyProcess, WaitStatus};
+
+    const COUNT: usize = 300_000;
+    let server = TestServer::start(Behaviour::Push { count: COUNT }).await;
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = pty_command(&["connect", "-n", &server.url()], home.path());
+    cmd.env("TERM", "dumb");
+    let mut process = PtyProcess::new(cmd).unwrap();
+    process.set_kill_timeout(Some(1000));
+    // Read until the session is up (a little output), then never again.
+    let mut pty = process.get_file_handle().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("connected to") {
+        let n = pty.read(&mut buf).unwrap();
+        assert!(n > 0, "the pty closed early");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    server
+        .wait_until("every message pushed", |o| o.pushed == COUNT)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let interrupted = Instant::now();
+    process.signal(Signal::SIGINT).unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            match process.status() {
+                Some(WaitStatus::StillAlive) | None if Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    match status {
+        Some(WaitStatus::Exited(_, code)) => assert_eq!(code, 130),
+        other => panic!("Ctrl-C did not end the session in 5 s: {other:?}"),
+    }
+    eprintln!(
+        "Ctrl-C with the terminal stalled: ended in {:?}",
+        interrupted.elapsed()
+    );
+}
