@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
-use super::tls::TlsCache;
+use super::tls::{CertificateAsked, TlsCache};
 use crate::cli::{ClientArgs, GlobalArgs};
 use crate::exit::{Exit, coded};
 
@@ -104,9 +104,19 @@ pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
         let tcp = super::proxy::connect_tcp(host, port, proxy.as_ref(), opts.verbose).await?;
         // Small messages are the common case; do not let Nagle hold them back.
         let _ = tcp.set_nodelay(true);
-        let stream = match tls {
+        let has_certificate = opts.client.cert.is_some();
+        let mut certificate_asked = None;
+        let stream = match &tls {
             Some(config) => {
-                let stream = super::tls::handshake(tcp, host, config).await?;
+                let (config, asked) =
+                    super::tls::watching_certificate_request(config, has_certificate);
+                certificate_asked = Some(asked.clone());
+                let stream = super::tls::handshake(tcp, host, config)
+                    .await
+                    .map_err(|err| match asked.get() {
+                        true => CertificateAsked::error(host),
+                        false => err,
+                    })?;
                 if opts.verbose {
                     crate::ui::progress::eprintln(format_args!(
                         "{}",
@@ -120,9 +130,17 @@ pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
         if opts.verbose {
             print_request(&request);
         }
+        let asked = certificate_asked.is_some_and(|asked| asked.get());
         tokio_tungstenite::client_async_with_config(request, stream, Some(opts.ws_config()))
             .await
-            .map_err(|e| handshake_error(e, host))
+            .map_err(|e| match e {
+                // The connection failed under the upgrade after the server asked
+                // for a certificate we did not present: that is why.
+                tokio_tungstenite::tungstenite::Error::Io(_) if asked => {
+                    CertificateAsked::error(host)
+                }
+                e => handshake_error(e, host),
+            })
     };
     let (ws, response) = match tokio::time::timeout(timeout, attempt).await {
         Ok(result) => result.with_context(|| format!("cannot connect to {}", opts.url))?,

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -142,6 +143,61 @@ fn root_store(cacert: Option<&Path>) -> anyhow::Result<RootCertStore> {
         }
     }
     Ok(roots)
+}
+
+/// Whether the server of one connection asked for a client certificate that this
+/// run does not have. OpenSSL servers (Python, Node) on TLS 1.3 check it after our
+/// side of the handshake is done; their refusal then reaches us as an EOF or a
+/// reset while the upgrade is read, which alone says nothing.
+#[derive(Debug, Clone, Default)]
+pub struct CertificateAsked(Arc<AtomicBool>);
+
+impl CertificateAsked {
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// What to say when a connection whose server asked for a certificate fails.
+    pub fn error(host: &str) -> anyhow::Error {
+        coded(
+            Exit::Connect,
+            format!("TLS: {host} requires a client certificate (use --cert FILE --key FILE)"),
+        )
+    }
+}
+
+/// `config` for one connection: without `--cert`, one that notes in the returned
+/// flag whether the server asks for a client certificate (it still presents none).
+pub fn watching_certificate_request(
+    config: &Arc<ClientConfig>,
+    has_certificate: bool,
+) -> (Arc<ClientConfig>, CertificateAsked) {
+    let asked = CertificateAsked::default();
+    if has_certificate {
+        return (Arc::clone(config), asked);
+    }
+    let mut watching = ClientConfig::clone(config);
+    watching.client_auth_cert_resolver = Arc::new(NoCertificate(asked.clone()));
+    (Arc::new(watching), asked)
+}
+
+/// Presents no client certificate, noting that one was asked for.
+#[derive(Debug)]
+struct NoCertificate(CertificateAsked);
+
+impl rustls::client::ResolvesClientCert for NoCertificate {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0.0.store(true, Ordering::Relaxed);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
+    }
 }
 
 /// The TLS handshake with `host` over an open TCP stream. Errors carry exit code 3

@@ -371,3 +371,58 @@ async fn a_self_signed_ca_true_certificate_given_with_cacert_is_trusted() {
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(out.stderr.contains("--cacert FILE"), "{}", out.stderr);
 }
+
+/// OpenSSL's TLS 1.3 server (Python `websockets`) checks the client certificate
+/// after the client's side of the handshake is done: its refusal arrives as an
+/// alert, an EOF or a reset while wspipe reads the upgrade's answer. Each way, the
+/// user is told to pass a certificate, with no library URL.
+#[tokio::test]
+async fn a_server_requiring_a_client_certificate_says_so_whatever_way_it_refuses() {
+    let pki = Pki::new();
+    let leaf = pki.server_leaf();
+    let ca = pki.ca_pem.to_str().unwrap();
+    let Some(server) = crate::common::peers::python_server_with(&[
+        "--tls",
+        leaf.cert.to_str().unwrap(),
+        leaf.key.to_str().unwrap(),
+        ca,
+    ])
+    .await
+    else {
+        return;
+    };
+    let url = format!("{}/echo", server.url);
+    for _ in 0..5 {
+        let out = run(&["send", &url, "hello", "--cacert", ca], b"").await;
+        assert_eq!(
+            (out.code, out.stderr.as_str()),
+            (
+                3,
+                format!(
+                    "error: cannot connect to {url}: TLS: 127.0.0.1 requires a client \
+                     certificate (use --cert FILE --key FILE)\n"
+                )
+                .as_str()
+            )
+        );
+    }
+    let client = pki.leaf("client", &["client.test"], Use::Client, |_| {});
+    let out = run(
+        &[
+            "send",
+            &url,
+            "hello",
+            "--wait",
+            "1",
+            "--cacert",
+            ca,
+            "--cert",
+            client.cert_str(),
+            "--key",
+            client.key_str(),
+        ],
+        b"",
+    )
+    .await;
+    assert_ok(&out, "hello\n");
+}

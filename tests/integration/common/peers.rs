@@ -17,6 +17,11 @@ pub struct PeerServer {
 
 /// Python `websockets`, or None (with a note) when it cannot be imported.
 pub async fn python_server() -> Option<PeerServer> {
+    python_server_with(&[]).await
+}
+
+/// [`python_server`] started with these arguments (`--tls CERT KEY CA`).
+pub async fn python_server_with(args: &[&str]) -> Option<PeerServer> {
     let available = std::process::Command::new("python3")
         .args(["-c", "import websockets"])
         .stderr(Stdio::null())
@@ -30,7 +35,12 @@ pub async fn python_server() -> Option<PeerServer> {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/integration/python/server.py"
     );
-    start(tokio::process::Command::new("python3").arg(script)).await
+    start(
+        tokio::process::Command::new("python3")
+            .arg(script)
+            .args(args),
+    )
+    .await
 }
 
 /// Where `.ci/run` installs Node's `ws` (`npm install ws@8` there).

@@ -7,9 +7,13 @@ after awaiting MS milliseconds (0: one turn of the event loop), the way real
 handlers reply after awaiting something, so a Close read meanwhile ends replies;
 /push-late/MS/N waits MS milliseconds, sends N messages `late-I`, reads N messages
 back and closes with 1000 and the reason "echoed K" (K: how many came back equal).
+
+With `--tls CERT KEY CA` it serves wss:// and requires a client certificate issued
+by CA (OpenSSL's TLS 1.3: the refusal comes after the client's handshake is done).
 """
 
 import asyncio
+import ssl
 import sys
 
 import websockets
@@ -48,15 +52,24 @@ async def main():
         # Offered chat.v1: take it; offered nothing: no subprotocol (not an error).
         return "chat.v1" if "chat.v1" in offered else None
 
+    context = None
+    if sys.argv[1:2] == ["--tls"]:
+        cert, key, ca = sys.argv[2:5]
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        context.load_verify_locations(ca)
+        context.verify_mode = ssl.CERT_REQUIRED
     async with websockets.serve(
         handler,
         "127.0.0.1",
         0,
         select_subprotocol=select_subprotocol,
         max_size=None,
+        ssl=context,
     ) as server:
         port = server.sockets[0].getsockname()[1]
-        print(f"ws://127.0.0.1:{port}", flush=True)
+        scheme = "wss" if context else "ws"
+        print(f"{scheme}://127.0.0.1:{port}", flush=True)
         await asyncio.Future()
 
 
