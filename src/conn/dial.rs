@@ -8,8 +8,8 @@ use anyhow::Context;
 use base64::Engine;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::handshake::client::{Request, Response};
-use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, header};
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::http::{self, HeaderName, HeaderValue, header};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
@@ -134,6 +134,10 @@ pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
         tokio_tungstenite::client_async_with_config(request, stream, Some(opts.ws_config()))
             .await
             .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(response) if opts.verbose => {
+                    print_response(&response);
+                    handshake_error(tokio_tungstenite::tungstenite::Error::Http(response), host)
+                }
                 // The connection failed under the upgrade after the server asked
                 // for a certificate we did not present: that is why.
                 tokio_tungstenite::tungstenite::Error::Io(_) if asked => {
@@ -312,15 +316,34 @@ fn redacted(name: &str, value: &HeaderValue) -> String {
     }
 }
 
+/// The request as tungstenite writes it on the wire (origin-form request line,
+/// Host first), secrets redacted.
 fn print_request(request: &Request) {
-    let mut out = format!("> GET {} HTTP/1.1\n", request.uri());
-    for (name, value) in request.headers() {
-        out.push_str(&format!("> {}: {}\n", name, redacted(name.as_str(), value)));
+    use tokio_tungstenite::tungstenite::handshake::client::generate_request;
+    let Ok((wire, _key)) = generate_request(request.clone()) else {
+        // tungstenite will refuse it too, and say why.
+        return;
+    };
+    let mut out = String::new();
+    for line in String::from_utf8_lossy(&wire)
+        .lines()
+        .filter(|l| !l.is_empty())
+    {
+        let shown = match line.split_once(": ") {
+            Some((name, value)) => match HeaderValue::from_str(value) {
+                Ok(value) => format!("{name}: {}", redacted(name, &value)),
+                Err(_) => line.to_string(),
+            },
+            None => line.to_string(),
+        };
+        out.push_str(&format!("> {shown}\n"));
     }
     crate::ui::progress::eprintln(format_args!("{out}>"));
 }
 
-fn print_response(response: &Response) {
+/// The response's status line and headers, secrets redacted (also for a refusal,
+/// whose body the error shows).
+fn print_response<B>(response: &http::Response<B>) {
     let mut out = format!("< HTTP/1.1 {}\n", response.status());
     for (name, value) in response.headers() {
         out.push_str(&format!("< {}: {}\n", name, redacted(name.as_str(), value)));

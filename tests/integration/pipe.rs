@@ -481,3 +481,41 @@ async fn cannot_connect_with_queued_input_is_one_error_line() {
         format!("error: cannot connect to {url}: 127.0.0.1:{port}: connection refused\n")
     );
 }
+
+/// `-v` prints the request as it goes on the wire (origin-form, Host), and the
+/// status line and headers of a refused upgrade, secrets redacted.
+#[tokio::test]
+async fn verbose_shows_the_request_as_sent_and_the_headers_of_a_refusal() {
+    let mut server = crate::common::Listener::start(&["0", "--echo"]).await;
+    let url = format!("{}/some/path?q=1", server.url);
+    let out = run(&["send", "-v", &url, "hi", "--wait", "1"], b"").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let host = server.url.trim_start_matches("ws://").to_string();
+    assert!(
+        out.stderr
+            .starts_with(&format!("> GET /some/path?q=1 HTTP/1.1\n> Host: {host}\n")),
+        "{}",
+        out.stderr
+    );
+    // What the server saw.
+    server.stderr_until("to /some/path?q=1").await;
+    server.interrupt();
+
+    let server = crate::common::Listener::start(&["0", "--bearer", "s3cret"]).await;
+    let out = run(&["send", "-v", &server.url, "hi", "--bearer", "wrong"], b"").await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "< HTTP/1.1 401 Unauthorized\n< www-authenticate: Bearer realm=\"wspipe\"\n<\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("> authorization: <redacted>\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("wrong"), "{}", out.stderr);
+    server.interrupt();
+}
