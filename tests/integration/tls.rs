@@ -320,9 +320,17 @@ async fn verbose_reports_the_negotiated_tls_session() {
     assert_ok(&out, "hello\n");
     let first = out.stderr.lines().next().unwrap_or_default();
     assert!(first.starts_with("* TLS 1.3, TLS13_"), "{}", out.stderr);
+    // The request line as sent (origin-form), then the Host header.
+    let host = server
+        .wss_url()
+        .trim_start_matches("wss://")
+        .trim_end_matches('/')
+        .to_string();
     assert!(
         out.stderr
-            .contains(&format!("\n> GET {} HTTP/1.1\n", server.wss_url()))
+            .contains(&format!("\n> GET / HTTP/1.1\n> Host: {host}\n")),
+        "{}",
+        out.stderr
     );
 }
 
