@@ -46,7 +46,28 @@ pub async fn run_pipe(
     let start_input = |input_tx, budget| {
         spawn_reader_with_progress(sources, format, input_tx, Some(budget), progress);
     };
-    run_session(session, output, done_when, start_input, |sink| sink).await
+    run_session(session, output, done_when, start_input, StartsProgress).await
+}
+
+/// Passes events on; the connection's opening starts the input's progress bar
+/// (until then it is a spinner).
+struct StartsProgress<E>(E);
+
+impl<E: EventSink> EventSink for StartsProgress<E> {
+    async fn emit(&mut self, event: Event) -> bool {
+        if matches!(event, Event::Open { .. }) {
+            crate::ui::progress::connection_opened();
+        }
+        self.0.emit(event).await
+    }
+
+    async fn idle(&mut self) -> bool {
+        self.0.idle().await
+    }
+
+    async fn notice(&mut self, line: String) {
+        self.0.notice(line).await;
+    }
 }
 
 /// Runs one client session whose input `start_input` starts feeding, with received

@@ -183,3 +183,53 @@ async fn missing_file_is_named() {
         "error: cannot open /nonexistent/x.txt: no such file\n"
     );
 }
+
+/// On a terminal, a large `--file` shows a spinner while connecting, then the
+/// bar: bytes read ahead into the queue while dialing are not a transfer rate.
+/// The server here takes 1.5 s to answer the upgrade.
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_is_a_spinner_until_the_connection_opens() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    const SIZE: usize = 8 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.bin");
+    std::fs::write(&file, vec![7u8; SIZE]).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let mut received = 0;
+        while let Some(Ok(message)) = ws.next().await {
+            if let Message::Binary(data) = message {
+                received += data.len();
+            }
+        }
+        received
+    });
+    let home = dir.path().to_path_buf();
+    let before_open = tokio::task::spawn_blocking(move || {
+        let file = file.to_str().unwrap().to_string();
+        let cmd = crate::common::pty_command(
+            &[
+                "send", &url, "-i", "binary", "--file", &file, "--linger", "0",
+            ],
+            &home,
+        );
+        let mut pty = crate::common::spawn_pty(cmd);
+        pty.exp_string("big.bin: connecting").unwrap();
+        let before_open = pty.exp_string("connected to").unwrap();
+        assert_eq!(crate::common::pty_exit_code(&mut pty), 0);
+        before_open
+    })
+    .await
+    .unwrap();
+    assert!(
+        !before_open.contains("B/s") && !before_open.contains("MiB/"),
+        "a rate or a byte count before the connection opened: {before_open:?}"
+    );
+    assert_eq!(server.await.unwrap(), SIZE);
+}
