@@ -127,6 +127,11 @@ impl TypingTracker {
         self.stop()
     }
 
+    /// Whether `typing: true` was the last indicator sent.
+    pub fn typing(&self) -> bool {
+        self.typing
+    }
+
     /// When to check for idleness next, if we are typing.
     pub fn idle_at(&self) -> Option<Instant> {
         if self.typing {

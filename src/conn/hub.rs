@@ -210,7 +210,8 @@ impl Hub {
                     }
                     self.connected.send_replace(state.clients.len());
                 }
-                Some(Input::Close(_)) => {}
+                // stdin makes neither.
+                Some(Input::Close(_) | Input::Transient { .. }) => {}
                 Some(Input::Invalid(err)) => {
                     let state = self.lock();
                     let exit = exit_code_of(&err);

@@ -42,6 +42,10 @@ pub enum Input {
     /// A record did not fit its format: deliver what came before, close cleanly,
     /// and end with this error (exit 65).
     Invalid(anyhow::Error),
+    /// A message that only means something now (a typing indicator): sent if it was
+    /// made on the connection that is open, never carried to the next one or sent
+    /// again, and not counted as unsent.
+    Transient { message: Message, made: Instant },
 }
 
 /// The sending side of the pump's input. Outlives connections: what one connection
@@ -59,6 +63,8 @@ pub struct InputQueue {
     unconfirmed_in_carry: usize,
     /// The bytes a reader thread may have queued (see [`InputBudget`]).
     budget: Arc<InputBudget>,
+    /// When the current (or last) connection opened: older transients are stale.
+    opened_at: Option<Instant>,
 }
 
 /// Bytes queued between a reader thread and the socket at most, whatever the
@@ -107,8 +113,14 @@ impl InputQueue {
                 unconfirmed: None,
                 unconfirmed_in_carry: 0,
                 budget: Arc::default(),
+                opened_at: None,
             },
         )
+    }
+
+    /// A connection has just opened: transient messages made before this are stale.
+    pub fn connection_opened(&mut self) {
+        self.opened_at = Some(Instant::now());
     }
 
     /// The byte budget for a reader thread that feeds this queue.
@@ -1203,6 +1215,17 @@ where
                         // The peer closed, or the socket failed: the reader will
                         // see why; what was not sent waits in the carry.
                         input_open = false;
+                    }
+                    continue;
+                }
+                Some(Input::Transient { message, made }) => {
+                    if queue.opened_at.is_none_or(|opened| made >= opened) {
+                        // Never carried: on failure it is simply gone.
+                        let mut dropped = VecDeque::new();
+                        let sent = send_burst(&mut *ws_tx.lock().await, vec![message], &mut dropped, None).await;
+                        if sent.is_err() {
+                            input_open = false;
+                        }
                     }
                     continue;
                 }

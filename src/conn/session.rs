@@ -141,6 +141,7 @@ async fn run_until_closed<E: EventSink>(
             }
         };
         let opened_at = tokio::time::Instant::now();
+        queue.connection_opened();
         if show_status || (*connected_before && !session.quiet) {
             let line = match &connected.protocol {
                 Some(p) => format!("connected to {} (subprotocol: {p})", session.dial.url),

@@ -63,6 +63,8 @@ enum TypingSignal {
     Key,
     /// A message was sent.
     Sent,
+    /// A connection opened (the first, or a reconnect).
+    Opened,
 }
 
 /// Runs a chat session on the terminal until the user leaves or it fails.
@@ -81,6 +83,7 @@ pub async fn run(session: ClientSession, options: ChatOptions) -> anyhow::Result
         name,
         typists,
         style: options.style,
+        signals: handler.signals.clone(),
     };
     let terminal_options = TerminalOptions {
         style: options.style,
@@ -211,12 +214,18 @@ impl ChatHandler {
 }
 
 /// Sends `typing` indicators as the keyboard and the clock make them due.
+///
+/// They are transient: one made while disconnected is not sent after the
+/// reconnect (the others would see a stale start and stop); instead the current
+/// state is sent once, if any indicator went out before.
 async fn send_typing_indicators(
     mut signals: mpsc::UnboundedReceiver<TypingSignal>,
     input: mpsc::Sender<Input>,
     name: Arc<Mutex<String>>,
 ) {
     let mut tracker = TypingTracker::default();
+    let mut opened_before = false;
+    let mut indicated = false;
     loop {
         let idle_at = tracker.idle_at();
         let idle = async {
@@ -229,13 +238,22 @@ async fn send_typing_indicators(
             signal = signals.recv() => match signal {
                 Some(TypingSignal::Key) => tracker.key(Instant::now()),
                 Some(TypingSignal::Sent) => tracker.sent(),
+                Some(TypingSignal::Opened) => {
+                    let again = opened_before && indicated;
+                    opened_before = true;
+                    again.then(|| tracker.typing())
+                }
                 None => return,
             },
             () = idle => tracker.idle(Instant::now()),
         };
         if let Some(is_typing) = change {
-            let indicator = Message::text(typing_json(is_typing, &current(&name)));
-            if input.send(Input::Batch(vec![indicator])).await.is_err() {
+            indicated = true;
+            let indicator = Input::Transient {
+                message: Message::text(typing_json(is_typing, &current(&name))),
+                made: Instant::now(),
+            };
+            if input.send(indicator).await.is_err() {
                 return;
             }
         }
@@ -280,6 +298,8 @@ struct ChatScreen {
     name: Arc<Mutex<String>>,
     typists: Typists,
     style: Style,
+    /// Tells the typing task when a connection opens.
+    signals: mpsc::UnboundedSender<TypingSignal>,
 }
 
 impl Screen for ChatScreen {
@@ -293,7 +313,11 @@ impl Screen for ChatScreen {
             ))),
             Event::Close(frame) => Shown::Lines(self.status(&close_description(frame.as_ref()))),
             Event::Error(message) => Shown::Lines(self.status(&format!("error: {message}"))),
-            Event::Open { .. } | Event::Ping(_) | Event::Pong(_) => Shown::Nothing,
+            Event::Open { .. } => {
+                let _ = self.signals.send(TypingSignal::Opened);
+                Shown::Nothing
+            }
+            Event::Ping(_) | Event::Pong(_) => Shown::Nothing,
         }
     }
 
@@ -472,6 +496,7 @@ mod tests {
             name: Arc::new(Mutex::new(name.into())),
             typists: Typists::default(),
             style: Style { color: false },
+            signals: mpsc::unbounded_channel().0,
         }
     }
 

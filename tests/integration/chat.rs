@@ -293,3 +293,75 @@ async fn empty_name_is_a_usage_error() {
     assert_eq!(out.code, 2);
     assert_eq!(out.stderr, "error: --name must not be empty\n");
 }
+
+/// Typing indicators made while disconnected are stale by the time the
+/// connection is back: after the reconnect the queued message goes first, then the
+/// current typing state once, never the old starts and stops.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_reconnect_only_the_current_typing_state_is_sent() {
+    let mut server = Listener::start(&["0", "--broadcast"]).await;
+    let port = server.addr.port().to_string();
+    let home = tempfile::tempdir().unwrap();
+    let url = server.url.clone();
+    let home_path = home.path().to_path_buf();
+    let (step_tx, step_rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+    let pty = tokio::task::spawn_blocking(move || {
+        let cmd = pty_command(
+            &["chat", &url, "--room", "r", "--name", "alice"],
+            &home_path,
+        );
+        let mut chat = spawn_pty(cmd);
+        chat.exp_string("alice> ").unwrap();
+        done_tx.send("prompt").unwrap();
+        step_rx.recv().unwrap();
+        chat.exp_string("reconnecting in").unwrap();
+        // While disconnected: start typing, send, start typing again.
+        chat.send("hel").unwrap();
+        chat.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        chat.send_line("lo").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        chat.send("wor").unwrap();
+        chat.flush().unwrap();
+        done_tx.send("typed").unwrap();
+        step_rx.recv().unwrap();
+        chat.send_control('c').unwrap();
+        chat.send_control('d').unwrap();
+        pty_exit_code(&mut chat)
+    });
+    let expect = async |rx: &mut tokio::sync::mpsc::UnboundedReceiver<&'static str>, what| {
+        let got = tokio::time::timeout(TEST_DEADLINE, rx.recv()).await;
+        assert_eq!(got.ok().flatten(), Some(what));
+    };
+    expect(&mut done_rx, "prompt").await;
+    server.stderr_until("client 1 connected").await;
+    // The server dies without a Close; alice starts reconnecting.
+    server.child.start_kill().unwrap();
+    server.child.wait().await.unwrap();
+    step_tx.send(()).unwrap();
+    expect(&mut done_rx, "typed").await;
+
+    let mut restarted = Listener::start(&[&port, "--broadcast"]).await;
+    restarted.stderr_until("client 1 connected").await;
+    assert_message_json(&restarted.stdout_line().await, "hello", "alice");
+    let state = restarted.stdout_line().await;
+    assert!(
+        state == r#"{"type":"typing","isTyping":true,"user":"alice"}"#
+            || state == r#"{"type":"typing","isTyping":false,"user":"alice"}"#,
+        "{state}"
+    );
+    step_tx.send(()).unwrap();
+    let code = tokio::time::timeout(TEST_DEADLINE, pty)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(code, 0);
+    restarted.interrupt();
+    let (_, rest, _) = restarted.finish().await;
+    // Ctrl-C cleared the typed text; at most the idle stop follows.
+    assert!(
+        rest.is_empty() || rest == "{\"type\":\"typing\",\"isTyping\":false,\"user\":\"alice\"}\n",
+        "{rest}"
+    );
+}
