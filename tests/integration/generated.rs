@@ -35,7 +35,8 @@ fn checked_in_man_pages_are_fresh() {
     // One page per subcommand, as git does (`man wspipe-send`).
     let page = |name: &str, title: &'static str| {
         let sub = top.find_subcommand(name).unwrap().clone();
-        man_page(sub.name(title))
+        // The page is wspipe-send(1); its synopsis is what a user types.
+        man_page(sub.name(title).bin_name(format!("wspipe {name}")))
     };
     expect_test::expect_file!["../../doc/wspipe-connect.1"]
         .assert_eq(&page("connect", "wspipe-connect"));
@@ -43,6 +44,26 @@ fn checked_in_man_pages_are_fresh() {
     expect_test::expect_file!["../../doc/wspipe-listen.1"]
         .assert_eq(&page("listen", "wspipe-listen"));
     expect_test::expect_file!["../../doc/wspipe-chat.1"].assert_eq(&page("chat", "wspipe-chat"));
+}
+
+#[test]
+fn subcommand_man_pages_show_the_command_as_typed() {
+    for name in ["connect", "send", "listen", "chat"] {
+        let page = std::fs::read_to_string(format!(
+            "{}/doc/wspipe-{name}.1",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let synopsis = page
+            .split(".SH SYNOPSIS\n")
+            .nth(1)
+            .and_then(|rest| rest.lines().next())
+            .unwrap_or_default();
+        assert!(
+            synopsis.starts_with(&format!("\\fBwspipe {name}\\fR ")),
+            "{name}: {synopsis}"
+        );
+    }
 }
 
 #[tokio::test]
