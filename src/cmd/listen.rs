@@ -13,7 +13,8 @@ use tokio::task::JoinSet;
 
 use crate::cli::{GlobalArgs, ListenArgs, OutputFormat};
 use crate::conn::accept::{
-    Accepted, ServerOptions, accept, bind, raise_fd_limit, resolve_listen_addr, tls_acceptor,
+    Accepted, Refusal, ServerOptions, accept, bind, raise_fd_limit, resolve_listen_addr,
+    tls_acceptor,
 };
 use crate::conn::credentials::Required;
 use crate::conn::hub::{ClientEnd, ClientSink, Hub, TOO_SLOW, too_slow_message};
@@ -69,6 +70,7 @@ pub async fn run(args: ListenArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             basic: args.auth.clone(),
             bearer: args.bearer.clone(),
         },
+        log_handshakes: global.verbose && !global.quiet,
     };
     let server = Arc::new(Server {
         base_url: format!("{}://{local}", opts.scheme()),
@@ -224,7 +226,7 @@ async fn serve_once(
                 drop(listener);
                 return serve_client(server, accepted, out).await;
             }
-            Err(err) => report_refused(server, peer, &err),
+            Err(refusal) => report_refused(server, peer, &refusal),
         }
     }
 }
@@ -249,17 +251,28 @@ async fn handle_connection(
 ) -> Option<anyhow::Result<()>> {
     match accept(tcp, peer, &server.opts).await {
         Ok(accepted) => Some(serve_client(&server, accepted, &out).await),
-        Err(err) => {
-            report_refused(&server, peer, &err);
+        Err(refusal) => {
+            report_refused(&server, peer, &refusal);
             None
         }
     }
 }
 
-fn report_refused(server: &Server, peer: SocketAddr, err: &anyhow::Error) {
+fn report_refused(server: &Server, peer: SocketAddr, refusal: &Refusal) {
     if !server.quiet {
-        eprintln!("connection from {peer}: {err:#}");
+        print_handshake(&format!("connection from {peer}"), &refusal.handshake);
+        eprintln!("connection from {peer}: {:#}", refusal.error);
     }
+}
+
+/// `-v`: a handshake's lines, each marked with whose they are.
+fn print_handshake(whose: &str, lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    let out: Vec<String> = lines.iter().map(|line| format!("{whose} {line}")).collect();
+    // One write, so that two clients' handshakes do not interleave.
+    eprintln!("{}", out.join("\n"));
 }
 
 /// One client from its handshake to its end, reported on stderr or as events.
@@ -270,9 +283,11 @@ async fn serve_client(server: &Server, accepted: Accepted, out: &EventTx) -> any
         path,
         protocol,
         slot,
+        handshake,
     } = accepted;
     let client = server.hub.register(&path);
     let id = client.id;
+    print_handshake(&format!("client {id}"), &handshake);
     if server.report {
         match &protocol {
             Some(p) => eprintln!("client {id} connected from {peer} to {path} (subprotocol: {p})"),

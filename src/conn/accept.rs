@@ -23,6 +23,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, header};
 
 use super::credentials::{Refused, Required};
 use super::dial::{describe_io, ws_config};
+use super::handshake_log;
 use crate::exit::{Exit, coded};
 
 /// How the server accepts its clients.
@@ -41,6 +42,8 @@ pub struct ServerOptions {
     pub allow_origins: Vec<String>,
     /// `--auth` / `--bearer`: what a client must present (nothing, by default).
     pub credentials: Required,
+    /// `-v`: keep each handshake's request and response heads for the log.
+    pub log_handshakes: bool,
 }
 
 impl ServerOptions {
@@ -59,6 +62,25 @@ pub struct Accepted {
     pub protocol: Option<String>,
     /// Held while the client is connected (`--max-clients`).
     pub slot: Option<OwnedSemaphorePermit>,
+    /// With `log_handshakes`: the request (`> …`) and response (`< …`) lines.
+    pub handshake: Vec<String>,
+}
+
+/// A connection that did not become a client: why, and with `log_handshakes` what
+/// was said in its handshake, if it got that far.
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: anyhow::Error,
+    pub handshake: Vec<String>,
+}
+
+impl From<anyhow::Error> for Refusal {
+    fn from(error: anyhow::Error) -> Refusal {
+        Refusal {
+            error,
+            handshake: Vec::new(),
+        }
+    }
 }
 
 /// `PORT` or `HOST:PORT` (`[v6]:PORT` too); the host defaults to 127.0.0.1 so a test
@@ -197,7 +219,7 @@ pub async fn accept(
     tcp: TcpStream,
     peer: SocketAddr,
     opts: &ServerOptions,
-) -> anyhow::Result<Accepted> {
+) -> Result<Accepted, Refusal> {
     let _ = tcp.set_nodelay(true);
     let handshake = async {
         let stream = match &opts.tls {
@@ -210,10 +232,10 @@ pub async fn accept(
     };
     match tokio::time::timeout(opts.handshake_timeout, handshake).await {
         Ok(result) => result,
-        Err(_) => Err(anyhow::anyhow!(
+        Err(_) => Err(Refusal::from(anyhow::anyhow!(
             "no handshake within {}",
             humantime::format_duration(opts.handshake_timeout)
-        )),
+        ))),
     }
 }
 
@@ -221,15 +243,16 @@ async fn upgrade(
     stream: ServerStream,
     peer: SocketAddr,
     opts: &ServerOptions,
-) -> anyhow::Result<Accepted> {
+) -> Result<Accepted, Refusal> {
     let mut path = String::from("/");
     let mut protocol = None;
     let mut slot = None;
     // Why we refused the upgrade, for the log line.
     let mut refusal = None;
+    let mut handshake = Vec::new();
     // tungstenite's callback signature returns its (large) ErrorResponse by value.
     #[allow(clippy::result_large_err)]
-    let callback = |request: &Request, mut response: Response| {
+    let mut decide = |request: &Request, mut response: Response| {
         let mut refuse = |status: StatusCode, body: &str, why: String| {
             refusal = Some(format!("refused with HTTP {}: {why}", status.as_u16()));
             let mut error = ErrorResponse::new(Some(format!("{body}\n")));
@@ -290,6 +313,26 @@ async fn upgrade(
         }
         Ok(response)
     };
+    #[allow(clippy::result_large_err)]
+    let callback = |request: &Request, response: Response| {
+        let outcome = decide(request, response);
+        if opts.log_handshakes {
+            let heads = [
+                (">", handshake_log::request_head(request)),
+                (
+                    "<",
+                    match &outcome {
+                        Ok(response) => handshake_log::response_head(response),
+                        Err(refusal) => handshake_log::response_head(refusal),
+                    },
+                ),
+            ];
+            for (mark, lines) in heads {
+                handshake.extend(lines.into_iter().map(|line| format!("{mark} {line}")));
+            }
+        }
+        outcome
+    };
     let result = tokio_tungstenite::accept_hdr_async_with_config(
         stream,
         callback,
@@ -298,9 +341,13 @@ async fn upgrade(
     .await;
     let ws = match (result, refusal) {
         (Ok(ws), _) => ws,
-        (Err(_), Some(refusal)) => anyhow::bail!(refusal),
+        (Err(_), Some(refusal)) => {
+            let error = anyhow::anyhow!(refusal);
+            return Err(Refusal { error, handshake });
+        }
         (Err(err), None) => {
-            return Err(anyhow::Error::new(err).context("WebSocket handshake failed"));
+            let error = anyhow::Error::new(err).context("WebSocket handshake failed");
+            return Err(Refusal { error, handshake });
         }
     };
     Ok(Accepted {
@@ -309,6 +356,7 @@ async fn upgrade(
         path,
         protocol,
         slot,
+        handshake,
     })
 }
 

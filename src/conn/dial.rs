@@ -304,18 +304,6 @@ pub fn describe_io(e: &io::Error) -> String {
     }
 }
 
-const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
-
-fn redacted(name: &str, value: &HeaderValue) -> String {
-    if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str())
-        || name.eq_ignore_ascii_case("set-cookie")
-    {
-        "<redacted>".to_string()
-    } else {
-        String::from_utf8_lossy(value.as_bytes()).into_owned()
-    }
-}
-
 /// The request as tungstenite writes it on the wire (origin-form request line,
 /// Host first), secrets redacted.
 fn print_request(request: &Request) {
@@ -331,7 +319,7 @@ fn print_request(request: &Request) {
     {
         let shown = match line.split_once(": ") {
             Some((name, value)) => match HeaderValue::from_str(value) {
-                Ok(value) => format!("{name}: {}", redacted(name, &value)),
+                Ok(value) => format!("{name}: {}", super::handshake_log::redacted(name, &value)),
                 Err(_) => line.to_string(),
             },
             None => line.to_string(),
@@ -344,9 +332,9 @@ fn print_request(request: &Request) {
 /// The response's status line and headers, secrets redacted (also for a refusal,
 /// whose body the error shows).
 fn print_response<B>(response: &http::Response<B>) {
-    let mut out = format!("< HTTP/1.1 {}\n", response.status());
-    for (name, value) in response.headers() {
-        out.push_str(&format!("< {}: {}\n", name, redacted(name.as_str(), value)));
+    let mut out = String::new();
+    for line in super::handshake_log::response_head(response) {
+        out.push_str(&format!("< {line}\n"));
     }
     crate::ui::progress::eprintln(format_args!("{out}<"));
 }
@@ -404,7 +392,10 @@ mod tests {
         assert_eq!(h["origin"], "http://o");
         assert_eq!(h["sec-websocket-protocol"], "a, b");
         assert_eq!(h["authorization"], "Basic dTpw");
-        assert_eq!(redacted("Authorization", &h["authorization"]), "<redacted>");
+        assert_eq!(
+            super::super::handshake_log::redacted("Authorization", &h["authorization"]),
+            "<redacted>"
+        );
     }
 
     #[test]

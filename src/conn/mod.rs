@@ -6,6 +6,7 @@ pub mod accept;
 pub mod credentials;
 pub mod delivery;
 pub mod dial;
+pub mod handshake_log;
 pub mod hub;
 pub mod proxy;
 pub mod pump;

@@ -984,3 +984,53 @@ for userinfo in ["bob:pa:ss@", "bob:wrong@", ""]:
         .await;
     server.interrupt();
 }
+
+/// `listen -v` shows each handshake on stderr, marked with the client number (or
+/// the peer, for a refused one), credentials redacted.
+#[tokio::test]
+async fn verbose_listen_shows_each_handshake_marked_with_its_client() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut server =
+        Listener::start(&["0", "-v", "--echo", "--allow-origin", "https://ok.example"]).await;
+    let request = |path: &str, origin: &str| {
+        let mut request = format!("{}{path}", server.url)
+            .into_client_request()
+            .unwrap();
+        let headers = request.headers_mut();
+        headers.insert("authorization", "Bearer s3cret".parse().unwrap());
+        headers.insert("origin", origin.parse().unwrap());
+        request
+    };
+    let (mut ws, _) = tokio_tungstenite::connect_async(request("/room?x=1", "https://ok.example"))
+        .await
+        .unwrap();
+    let refused = request("/", "https://evil.example");
+    let mut lines = Vec::new();
+    loop {
+        let line = server.stderr_line().await;
+        let done = line.starts_with("client 1 connected");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(lines[0], "client 1 > GET /room?x=1 HTTP/1.1");
+    for expected in [
+        "client 1 > authorization: <redacted>",
+        "client 1 > origin: https://ok.example",
+        "client 1 < HTTP/1.1 101 Switching Protocols",
+    ] {
+        assert!(
+            lines.iter().any(|l| l == expected),
+            "{expected} in {lines:#?}"
+        );
+    }
+    assert!(!lines.iter().any(|l| l.contains("s3cret")), "{lines:#?}");
+    close_cleanly(&mut ws).await;
+
+    assert!(tokio_tungstenite::connect_async(refused).await.is_err());
+    let line = server.stderr_until("< HTTP/1.1 403 Forbidden").await;
+    assert!(line.starts_with("connection from 127.0.0.1:"), "{line}");
+    assert!(line.ends_with(" < HTTP/1.1 403 Forbidden"), "{line}");
+    server.interrupt();
+}
