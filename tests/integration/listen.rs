@@ -269,6 +269,25 @@ async fn stdin_piped_before_the_first_client_waits_for_it() {
     assert_eq!(server.finish().await.0, 130);
 }
 
+/// As the README says: a record read while nobody is connected goes to the first
+/// client only; once clients are there, each record goes to all of them.
+#[tokio::test]
+async fn a_record_read_with_no_client_goes_to_the_first_client_only() {
+    let mut server = Listener::start(&["0"]).await;
+    server.write_stdin(b"early\n").await;
+    let mut first = connect(&server.url).await;
+    assert_eq!(next_text(&mut first).await, "early");
+    let mut second = connect(&server.url).await;
+    server.stderr_until("client 2 connected").await;
+    server.write_stdin(b"later\n").await;
+    assert_eq!(next_text(&mut first).await, "later");
+    // "early" is not replayed to the second client: its first message is "later".
+    assert_eq!(next_text(&mut second).await, "later");
+    close_cleanly(&mut first).await;
+    close_cleanly(&mut second).await;
+    server.interrupt();
+}
+
 #[tokio::test]
 async fn invalid_stdin_record_closes_clients_after_what_came_before_and_exits_65() {
     let mut server = Listener::start(&["0", "-i", "json"]).await;
