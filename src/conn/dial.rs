@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use base64::Engine;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::{self, HeaderName, HeaderValue, header};
@@ -14,12 +15,13 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
+use super::refusal::{Reclaimable, read_rest_of_body};
 use super::tls::{CertificateAsked, TlsCache};
 use crate::cli::{ClientArgs, GlobalArgs};
 use crate::exit::{Exit, coded};
 
 /// The client side of a connection.
-pub type ClientStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type ClientStream = WebSocketStream<Reclaimable<MaybeTlsStream<TcpStream>>>;
 
 /// Everything needed to dial one URL, again and again when reconnecting.
 #[derive(Debug, Clone)]
@@ -131,20 +133,34 @@ pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
             print_request(&request);
         }
         let asked = certificate_asked.is_some_and(|asked| asked.get());
-        tokio_tungstenite::client_async_with_config(request, stream, Some(opts.ws_config()))
-            .await
-            .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(response) if opts.verbose => {
-                    print_response(&response);
-                    handshake_error(tokio_tungstenite::tungstenite::Error::Http(response), host)
+        let (stream, reclaim) = Reclaimable::new(stream);
+        let upgraded =
+            tokio_tungstenite::client_async_with_config(request, stream, Some(opts.ws_config()))
+                .await;
+        let error = match upgraded {
+            Ok((mut ws, response)) => {
+                ws.get_mut().keep();
+                return Ok((ws, response));
+            }
+            Err(WsError::Http(mut response)) => {
+                // tungstenite kept only the body that came with the head.
+                if let Some(mut stream) = reclaim.take() {
+                    read_rest_of_body(&mut response, &mut stream).await;
                 }
-                // The connection failed under the upgrade after the server asked
-                // for a certificate we did not present: that is why.
-                tokio_tungstenite::tungstenite::Error::Io(_) if asked => {
-                    CertificateAsked::error(host)
-                }
-                e => handshake_error(e, host),
-            })
+                WsError::Http(response)
+            }
+            Err(other) => other,
+        };
+        Err(match error {
+            WsError::Http(response) if opts.verbose => {
+                print_response(&response);
+                handshake_error(WsError::Http(response), host)
+            }
+            // The connection failed under the upgrade after the server asked
+            // for a certificate we did not present: that is why.
+            WsError::Io(_) if asked => CertificateAsked::error(host),
+            e => handshake_error(e, host),
+        })
     };
     let (ws, response) = match tokio::time::timeout(timeout, attempt).await {
         Ok(result) => result.with_context(|| format!("cannot connect to {}", opts.url))?,
@@ -255,8 +271,7 @@ pub fn build_request(opts: &DialOptions) -> anyhow::Result<Request> {
 
 /// Maps tungstenite's handshake errors onto exit code 3, with what a user needs to
 /// see: the HTTP status and the start of the body, or the socket error.
-fn handshake_error(err: tokio_tungstenite::tungstenite::Error, host: &str) -> anyhow::Error {
-    use tokio_tungstenite::tungstenite::Error as WsError;
+fn handshake_error(err: WsError, host: &str) -> anyhow::Error {
     match err {
         WsError::Http(response) => {
             let status = response.status();

@@ -519,3 +519,47 @@ async fn verbose_shows_the_request_as_sent_and_the_headers_of_a_refusal() {
     assert!(!out.stderr.contains("wrong"), "{}", out.stderr);
     server.interrupt();
 }
+
+/// A server that writes a refusal's head and body separately (uvicorn with wsproto
+/// does): the body, on the wire 200 ms after the head, is still shown.
+#[tokio::test]
+async fn a_refusal_body_that_comes_after_the_head_is_shown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        for _ in 0..3 {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                let mut byte = [0u8; 1];
+                tcp.read_exact(&mut byte).await.unwrap();
+                head.push(byte[0]);
+            }
+            tcp.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 28\r\n\r\n")
+                .await
+                .unwrap();
+            tcp.flush().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            tcp.write_all(b"forbidden: no entry for you\n")
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+    for _ in 0..3 {
+        let out = run(&["send", &url, "hi"], b"").await;
+        assert_eq!(
+            (out.code, out.stderr.as_str()),
+            (
+                3,
+                format!(
+                    "error: cannot connect to {url}: server refused the upgrade: HTTP 403 \
+                     Forbidden: forbidden: no entry for you\n"
+                )
+                .as_str()
+            )
+        );
+    }
+    server.await.unwrap();
+}
