@@ -51,6 +51,11 @@ pub async fn run(args: ChatArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         },
         timeout: None,
         quiet: global.quiet,
+        input_name: if interactive {
+            "you entered".to_string()
+        } else {
+            "read from stdin".to_string()
+        },
     };
     if interactive {
         let options = ChatOptions {

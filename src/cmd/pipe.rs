@@ -32,12 +32,13 @@ pub fn output_options(format: &FormatArgs) -> OutputOptions {
 
 /// Runs one client session between `sources` and stdout.
 pub async fn run_pipe(
-    session: ClientSession,
+    mut session: ClientSession,
     sources: Vec<Source>,
     input: InputFormat,
     output: OutputOptions,
     done_when: Option<DoneWhen>,
 ) -> anyhow::Result<()> {
+    session.input_name = Source::describe_all(&sources);
     let progress = crate::ui::progress::enabled(session.quiet);
     let format = RecordFormat {
         format: input,

@@ -164,15 +164,19 @@ impl InputQueue {
         self.unconfirmed_in_carry = 0;
     }
 
-    /// Messages taken but not sent, plus whatever is waiting in the channel now.
-    pub fn count_unsent(&mut self) -> usize {
+    /// Messages taken but not sent, plus whatever is waiting in the channel now;
+    /// and whether the input had ended (when not, more was never even read).
+    pub fn count_unsent(&mut self) -> (usize, bool) {
         let mut n = self.carry.len();
+        let mut ended = self.ended;
         while let Ok(input) = self.rx.try_recv() {
-            if let Input::Batch(batch) = input {
-                n += batch.len();
+            match input {
+                Input::Batch(batch) => n += batch.len(),
+                Input::End | Input::Invalid(_) => ended = true,
+                Input::Close(_) | Input::Transient { .. } => {}
             }
         }
-        n
+        (n, ended)
     }
 }
 

@@ -19,6 +19,9 @@ pub struct ClientSession {
     /// A deadline for the whole session (`--timeout`).
     pub timeout: Option<Duration>,
     pub quiet: bool,
+    /// Where the messages come from, for the warning about unsent ones: "read from
+    /// stdin", "given as arguments", "you typed".
+    pub input_name: String,
 }
 
 /// Runs the session to its end and maps the ending to the contract's exit codes.
@@ -73,12 +76,23 @@ pub async fn run_client<E: EventSink>(
         result = run => result,
         () = interrupted => Err(coded(Exit::Interrupted, "interrupted")),
     };
-    let unsent = queue.count_unsent();
+    let (unsent, input_ended) = queue.count_unsent();
     if unsent > 0 && connected && !session.quiet {
+        let (s, were) = if unsent == 1 {
+            ("", "was")
+        } else {
+            ("s", "were")
+        };
+        // Counted are the messages read and held back; after them, the input may
+        // not even have been read to its end.
+        let rest = if input_ended {
+            ""
+        } else {
+            ", nor anything after them"
+        };
         sink.notice(format!(
-            "warning: {unsent} message{} read from the input {} not sent",
-            if unsent == 1 { "" } else { "s" },
-            if unsent == 1 { "was" } else { "were" }
+            "warning: {unsent} message{s} {} {were} not sent{rest}",
+            session.input_name
         ))
         .await;
     }

@@ -25,6 +25,30 @@ pub enum Source {
 }
 
 impl Source {
+    /// Where messages from `sources` came from, as a warning says it: "given as
+    /// arguments", "read from stdin", "read from the arguments and requests.txt".
+    pub fn describe_all(sources: &[Source]) -> String {
+        if sources.iter().all(|s| matches!(s, Source::Args(_))) {
+            return "given as arguments".to_string();
+        }
+        let mut names: Vec<String> = Vec::new();
+        for source in sources {
+            let name = match source {
+                Source::Args(_) => "the arguments".to_string(),
+                other => other.describe(),
+            };
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let names = match names.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => "the input".to_string(),
+        };
+        format!("read from {names}")
+    }
+
     fn describe(&self) -> String {
         match self {
             Source::Stdin => "stdin".to_string(),
@@ -430,6 +454,18 @@ mod tests {
             );
         }
         assert!(parse_record(b"not base64!", InputFormat::Base64).is_err());
+    }
+
+    #[test]
+    fn sources_are_named_as_a_warning_says_them() {
+        let args = || Source::Args(vec!["a".into()]);
+        let file = || Source::File("requests.txt".into());
+        assert_eq!(Source::describe_all(&[args()]), "given as arguments");
+        assert_eq!(Source::describe_all(&[Source::Stdin]), "read from stdin");
+        assert_eq!(
+            Source::describe_all(&[args(), Source::Stdin, args(), file()]),
+            "read from the arguments, stdin and requests.txt"
+        );
     }
 
     #[test]

@@ -233,3 +233,42 @@ async fn progress_is_a_spinner_until_the_connection_opens() {
     );
     assert_eq!(server.await.unwrap(), SIZE);
 }
+
+/// The warning about unsent messages names where they came from, and counts only
+/// what never left: here a server that reads one message and then nothing, so
+/// most of a 20 MiB file is still queued when `--timeout` ends the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsent_messages_are_counted_and_named_by_their_source() {
+    const LINES: usize = 20_000;
+    let server = TestServer::start(Behaviour::RecordThenStall { after: 1 }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("requests.txt");
+    let line = "r".repeat(1023);
+    std::fs::write(&file, format!("{line}\n").repeat(LINES)).unwrap();
+    let file = file.to_str().unwrap();
+    let out = run(
+        &["send", &server.url(), "--file", file, "--timeout", "1s"],
+        b"",
+    )
+    .await;
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("warning: "))
+        .unwrap_or_else(|| panic!("no warning: {}", out.stderr));
+    let unsent: usize = warning
+        .strip_prefix("warning: ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{warning}"));
+    // The file was not read to its end either: the warning says so.
+    assert!(
+        warning.ends_with(&format!(
+            " messages read from {file} were not sent, nor anything after them"
+        )),
+        "{warning}"
+    );
+    // The server read one; the kernel's buffers hold some; the rest never left.
+    assert!(unsent > 0 && unsent < LINES, "{warning}");
+}
