@@ -20,7 +20,7 @@ pub struct ClientSession {
     pub timeout: Option<Duration>,
     pub quiet: bool,
     /// Where the messages come from, for the warning about unsent ones: "read from
-    /// stdin", "given as arguments", "you typed".
+    /// stdin", "given on the command line", "you typed".
     pub input_name: String,
 }
 

@@ -25,11 +25,12 @@ pub enum Source {
 }
 
 impl Source {
-    /// Where messages from `sources` came from, as a warning says it: "given as
-    /// arguments", "read from stdin", "read from the arguments and requests.txt".
+    /// Where messages from `sources` came from, as a warning says it: "given on
+    /// the command line", "read from stdin", "read from the arguments and
+    /// requests.txt".
     pub fn describe_all(sources: &[Source]) -> String {
         if sources.iter().all(|s| matches!(s, Source::Args(_))) {
-            return "given as arguments".to_string();
+            return "given on the command line".to_string();
         }
         let mut names: Vec<String> = Vec::new();
         for source in sources {
@@ -460,7 +461,7 @@ mod tests {
     fn sources_are_named_as_a_warning_says_them() {
         let args = || Source::Args(vec!["a".into()]);
         let file = || Source::File("requests.txt".into());
-        assert_eq!(Source::describe_all(&[args()]), "given as arguments");
+        assert_eq!(Source::describe_all(&[args()]), "given on the command line");
         assert_eq!(Source::describe_all(&[Source::Stdin]), "read from stdin");
         assert_eq!(
             Source::describe_all(&[args(), Source::Stdin, args(), file()]),

@@ -272,3 +272,62 @@ async fn unsent_messages_are_counted_and_named_by_their_source() {
     // The server read one; the kernel's buffers hold some; the rest never left.
     assert!(unsent > 0 && unsent < LINES, "{warning}");
 }
+
+/// Against a Node `ws` server that says hello and closes at once, the one message
+/// given on the command line sometimes goes out before its Close is read and
+/// sometimes not; the warning appears exactly when the server did not get it.
+#[tokio::test]
+async fn the_unsent_warning_agrees_with_what_the_server_received() {
+    let modules = crate::common::peers::node_modules();
+    let script = r#"
+const { WebSocketServer } = require('ws');
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 }, () =>
+  console.log(`ws://127.0.0.1:${wss.address().port}`));
+let n = 0;
+wss.on('connection', ws => {
+  const id = ++n;
+  ws.on('message', m => console.log(`${id} got ${m}`));
+  ws.send('hello');
+  ws.close();
+});
+"#;
+    let Ok(mut node) = tokio::process::Command::new("node")
+        .args(["-e", script])
+        .env("NODE_PATH", &modules)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+    else {
+        eprintln!("SKIP: node not available");
+        return;
+    };
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
+    let Ok(Ok(Some(url))) =
+        tokio::time::timeout(crate::common::TEST_DEADLINE, lines.next_line()).await
+    else {
+        eprintln!("SKIP: node with ws@8 not available");
+        return;
+    };
+    let got = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let seen = std::sync::Arc::clone(&got);
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(id) = line.strip_suffix(" got x") {
+                seen.lock().unwrap().insert(id.parse::<usize>().unwrap());
+            }
+        }
+    });
+    for run_no in 1..=30usize {
+        let out = run(&["send", &url, "x", "--expect", "nomatch"], b"").await;
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let warned = out
+            .stderr
+            .contains("warning: 1 message given on the command line was not sent");
+        // The server logs what it got before the next connection is made.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let received = got.lock().unwrap().contains(&run_no);
+        assert_ne!(warned, received, "run {run_no}: {}", out.stderr);
+    }
+}
