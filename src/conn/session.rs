@@ -156,7 +156,10 @@ async fn run_until_closed<E: EventSink>(
         };
         let opened_at = tokio::time::Instant::now();
         queue.connection_opened();
-        if show_status || (*connected_before && !session.quiet) {
+        // The subprotocol the server picked is always said (unless -q): a script
+        // that asked for one needs to know which it got.
+        let picked = connected.protocol.is_some() && !session.quiet;
+        if show_status || picked || (*connected_before && !session.quiet) {
             let line = match &connected.protocol {
                 Some(p) => format!("connected to {} (subprotocol: {p})", session.dial.url),
                 None => format!("connected to {}", session.dial.url),

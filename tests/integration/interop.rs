@@ -81,3 +81,32 @@ async fn python_server_negotiates_the_subprotocol() {
     assert_eq!(first["protocol"], "chat.v1");
     assert_eq!(second["data"], "protocol=chat.v1");
 }
+
+/// In a plain pipe (stderr not a terminal) the subprotocol the server picked is
+/// said on stderr, as `--help` promises; `-q` keeps stderr quiet; without a
+/// subprotocol, a pipe's stderr stays empty.
+#[tokio::test]
+async fn the_picked_subprotocol_is_said_on_stderr_in_a_pipe() {
+    let Some(server) = python_server().await else {
+        return;
+    };
+    let url = format!("{}/proto", server.url);
+    let args = ["send", &url, "--wait", "1", "--subprotocol", "chat.v1"];
+    let out = run(&args, b"").await;
+    assert_eq!(
+        (out.code, out.stdout(), out.stderr.as_str()),
+        (
+            0,
+            "protocol=chat.v1\n".to_string(),
+            format!("connected to {url} (subprotocol: chat.v1)\n").as_str()
+        )
+    );
+    let quiet = [&args[..], &["-q"]].concat();
+    let out = run(&quiet, b"").await;
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    let out = run(&["send", &url, "--wait", "1"], b"").await;
+    assert_eq!(
+        (out.code, out.stdout(), out.stderr.as_str()),
+        (0, "protocol=None\n".to_string(), "")
+    );
+}
