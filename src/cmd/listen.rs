@@ -18,11 +18,10 @@ use crate::conn::accept::{
 };
 use crate::conn::credentials::Required;
 use crate::conn::hub::{ClientEnd, ClientSink, Hub, TOO_SLOW, too_slow_message};
-use crate::conn::pump::{
-    CloseCause, Event, EventSink, EventTx, Finished, PumpConfig, shutdown_channel,
-};
+use crate::conn::pump::{CloseCause, Finished, PumpConfig, shutdown_channel};
 use crate::conn::session::close_on_ctrl_c_with;
 use crate::exit::{Exit, coded};
+use crate::record::event::{Event, EventSink, EventTx};
 use crate::record::{OutputWriter, RecordFormat, Source, spawn_reader};
 
 /// Ctrl-C closes every client with this ("going away").

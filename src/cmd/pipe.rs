@@ -7,11 +7,10 @@ use std::sync::Arc;
 use crate::cli::{FormatArgs, InputFormat, OutputFormat};
 use tokio::sync::mpsc;
 
-use crate::conn::pump::{
-    DoneWhen, Event, EventSink, EventTx, Input, InputBudget, InputQueue, shutdown_channel,
-};
+use crate::conn::pump::{DoneWhen, Input, InputBudget, InputQueue, shutdown_channel};
 use crate::conn::session::{ClientSession, close_on_ctrl_c, run_client};
 use crate::exit::Exit;
+use crate::record::event::{Event, EventSink, EventTx};
 use crate::record::input::spawn_reader_with_progress;
 use crate::record::{OutputOptions, OutputWriter, RecordFormat, Source};
 
@@ -51,7 +50,7 @@ pub async fn run_pipe(
 }
 
 /// Passes events on; the connection's opening starts the input's progress bar
-/// (until then it is a spinner).
+/// (until then it is a spinner), and notices are printed above the bar.
 struct StartsProgress<E>(E);
 
 impl<E: EventSink> EventSink for StartsProgress<E> {
@@ -66,8 +65,9 @@ impl<E: EventSink> EventSink for StartsProgress<E> {
         self.0.idle().await
     }
 
+    /// Above the progress bar, if one is drawn.
     async fn notice(&mut self, line: String) {
-        self.0.notice(line).await;
+        crate::ui::progress::eprintln(line);
     }
 }
 

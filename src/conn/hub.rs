@@ -19,8 +19,9 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::pump::{Event, EventSink, EventTx, Finished, Input, InputQueue, PumpConfig, pump};
+use super::pump::{Finished, Input, InputQueue, PumpConfig, pump};
 use crate::exit::{Exit, coded, exit_code_of};
+use crate::record::event::{Event, EventSink, EventTx};
 
 /// A client with more than this many messages waiting for it is too slow.
 pub const MAX_BEHIND_MESSAGES: usize = 4096;

@@ -9,8 +9,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::dial::{DialOptions, backoff_delay, dial};
-use super::pump::{Deadline, DoneWhen, Event, EventSink, InputQueue, PumpConfig, pump};
+use super::pump::{Deadline, DoneWhen, InputQueue, PumpConfig, pump};
 use crate::exit::{Exit, coded, exit_code_of};
+use crate::record::event::{Event, EventSink};
 
 /// Everything a client session needs besides its input and output.
 pub struct ClientSession {

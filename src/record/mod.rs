@@ -1,5 +1,6 @@
 //! Records: how input becomes messages and how events become output.
 
+pub mod event;
 pub mod input;
 pub mod output;
 pub mod sanitize;

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use crate::cli::OutputFormat;
-use crate::conn::pump::{Batch, Event, EventTx, Received};
+use crate::record::event::{Batch, Event, EventTx, Received};
 use crate::record::sanitize;
 
 /// How events become bytes.
