@@ -7,10 +7,12 @@ use std::sync::Arc;
 use crate::cli::{FormatArgs, InputFormat, OutputFormat};
 use tokio::sync::mpsc;
 
-use crate::conn::pump::{DoneWhen, Input, InputBudget, InputQueue, shutdown_channel};
+use crate::conn::pump::{DoneWhen, shutdown_channel};
+use crate::conn::queue::InputQueue;
 use crate::conn::session::{ClientSession, close_on_ctrl_c, run_client};
 use crate::exit::Exit;
 use crate::record::event::{Event, EventSink, EventTx};
+use crate::record::feed::{Input, InputBudget};
 use crate::record::input::spawn_reader_with_progress;
 use crate::record::{OutputOptions, OutputWriter, RecordFormat, Source};
 

@@ -19,9 +19,11 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::pump::{Finished, Input, InputQueue, PumpConfig, pump};
+use super::pump::{Finished, PumpConfig, pump};
+use crate::conn::queue::InputQueue;
 use crate::exit::{Exit, coded, exit_code_of};
 use crate::record::event::{Event, EventSink, EventTx};
+use crate::record::feed::Input;
 
 /// A client with more than this many messages waiting for it is too slow.
 pub const MAX_BEHIND_MESSAGES: usize = 4096;

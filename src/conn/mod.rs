@@ -10,6 +10,7 @@ pub mod handshake_log;
 pub mod hub;
 pub mod proxy;
 pub mod pump;
+pub mod queue;
 pub mod refusal;
 pub mod session;
 pub mod tls;

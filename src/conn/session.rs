@@ -9,7 +9,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::dial::{DialOptions, backoff_delay, dial};
-use super::pump::{Deadline, DoneWhen, InputQueue, PumpConfig, pump};
+use super::pump::{Deadline, DoneWhen, PumpConfig, pump};
+use crate::conn::queue::InputQueue;
 use crate::exit::{Exit, coded, exit_code_of};
 use crate::record::event::{Event, EventSink};
 

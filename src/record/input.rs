@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cli::InputFormat;
-use crate::conn::pump::{Input, InputBudget};
 use crate::exit::{Exit, coded};
+use crate::record::feed::{Input, InputBudget};
 
 /// Where records come from.
 #[derive(Debug, Clone)]

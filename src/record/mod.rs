@@ -1,6 +1,7 @@
 //! Records: how input becomes messages and how events become output.
 
 pub mod event;
+pub mod feed;
 pub mod input;
 pub mod output;
 pub mod sanitize;

@@ -21,9 +21,9 @@ use tokio_tungstenite::tungstenite::Message;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::chat::{Payload, TypingTracker, message_json, parse, time_now, typing_json};
-use crate::conn::pump::Input;
 use crate::conn::session::ClientSession;
 use crate::record::event::Event;
+use crate::record::feed::Input;
 use crate::record::output::rfc3339_now;
 use crate::record::sanitize;
 use crate::ui::history::history_file;

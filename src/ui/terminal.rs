@@ -23,10 +23,12 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
-use crate::conn::pump::{DoneWhen, Input, InputQueue, shutdown_channel};
+use crate::conn::pump::{DoneWhen, shutdown_channel};
+use crate::conn::queue::InputQueue;
 use crate::conn::session::{ClientSession, run_client};
 use crate::exit::{Exit, coded, exit_code_of};
 use crate::record::event::{Event, EventSink};
+use crate::record::feed::Input;
 use crate::record::sanitize;
 use crate::ui::history::create_parent;
 use crate::ui::progress;
