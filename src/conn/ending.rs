@@ -1,0 +1,140 @@
+//! How a connection ends: why we sent Close ([`CloseCause`]), what became of the
+//! run ([`Finished`]), and the one mapping of an ending to the contract's exit code.
+
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use super::pump::Deadline;
+use crate::exit::{Exit, coded};
+
+/// Why we sent a Close.
+#[derive(Debug)]
+pub enum CloseCause {
+    /// The input ended.
+    InputEnded,
+    /// An input record was invalid.
+    InvalidInput(anyhow::Error),
+    /// Asked for by the input (`/close`).
+    Requested,
+    /// `--count` / `--wait` / `--expect` satisfied.
+    Done,
+    /// Ctrl-C or a server shutting down: the close code that was sent.
+    Shutdown(#[allow(dead_code)] u16),
+    /// The event sink is gone (stdout closed).
+    OutputClosed,
+    /// An incoming message was too large (1009 was sent).
+    TooBig,
+    /// The peer broke the protocol (1002 or 1007 was sent).
+    PeerBrokeProtocol,
+    /// `--timeout` passed.
+    TimedOut(Deadline),
+}
+
+/// How a pump run ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// Why we sent Close, if we did.
+    pub initiated: Option<CloseCause>,
+    /// The peer's Close, if one arrived (the inner None: no status code).
+    pub peer_close: Option<Option<CloseFrame>>,
+    /// The error that ended the connection, if any (socket error, ping timeout).
+    pub failure: Option<anyhow::Error>,
+    /// We sent Close and the peer did not answer within the close timeout.
+    pub close_timed_out: bool,
+    /// Data messages received.
+    /// (Also tells a connection that carried something from one that dropped at once.)
+    pub received: u64,
+    /// Received messages whose echo (`--echo`) could not go out: they came after
+    /// our Close, when the protocol allows no more data, or the socket failed.
+    pub not_echoed: u64,
+}
+
+impl Finished {
+    /// What to say about echoes that could not go out, if any.
+    pub fn not_echoed_warning(&self) -> Option<String> {
+        let n = self.not_echoed;
+        (n > 0).then(|| {
+            let (s, were) = if n == 1 { ("", "was") } else { ("s", "were") };
+            format!(
+                "{n} received message{s} {were} not echoed back: the connection was already closing"
+            )
+        })
+    }
+
+    /// The peer went away without us asking (for reconnection decisions).
+    pub fn ended_by_peer(&self) -> bool {
+        self.initiated.is_none()
+    }
+
+    /// The peer's Close said 1000 (or gave no code): it is done, not going away.
+    pub fn peer_closed_normally(&self) -> bool {
+        match &self.peer_close {
+            Some(Some(frame)) => frame.code == CloseCode::Normal,
+            Some(None) => true,
+            None => false,
+        }
+    }
+
+    /// Maps the ending onto the contract's exit codes.
+    pub fn into_result(self) -> anyhow::Result<()> {
+        if let Some(failure) = self.failure {
+            return Err(failure);
+        }
+        match self.initiated {
+            Some(CloseCause::InvalidInput(err)) => return Err(err),
+            Some(CloseCause::Shutdown(_)) => return Err(coded(Exit::Interrupted, "interrupted")),
+            Some(CloseCause::TimedOut(deadline)) => return Err(deadline.error()),
+            Some(_) => return Ok(()),
+            None => {}
+        }
+        match self.peer_close {
+            Some(None) => Ok(()),
+            Some(Some(frame)) => {
+                let code = u16::from(frame.code);
+                if code == 1000 || code == 1001 {
+                    Ok(())
+                } else if frame.reason.is_empty() {
+                    Err(coded(
+                        Exit::AbnormalClose,
+                        format!("the peer closed the connection with code {code}"),
+                    ))
+                } else {
+                    Err(coded(
+                        Exit::AbnormalClose,
+                        format!(
+                            "the peer closed the connection with code {code}: {}",
+                            crate::record::sanitize::for_terminal(frame.reason.as_str())
+                        ),
+                    ))
+                }
+            }
+            None => Err(coded(
+                Exit::AbnormalClose,
+                "the connection ended without a close frame",
+            )),
+        }
+    }
+}
+
+/// The Close sent for a shutdown code. The codes a server sends on its own get a
+/// reason, so the client's log says why (`listen`: Ctrl-C, a client too far behind).
+pub fn shutdown_frame(code: u16) -> CloseFrame {
+    let reason = match code {
+        1001 => "server shutting down",
+        1008 => "too slow",
+        _ => "",
+    };
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from_static(reason),
+    }
+}
+
+/// Close 1000 with no reason.
+pub fn normal_close() -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::Normal,
+        reason: Utf8Bytes::default(),
+    }
+}
