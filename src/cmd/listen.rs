@@ -17,6 +17,7 @@ use crate::conn::accept::{
     tls_acceptor,
 };
 use crate::conn::credentials::Required;
+use crate::conn::ending::close_words;
 use crate::conn::hub::{ClientEnd, ClientSink, Hub, TOO_SLOW, too_slow_message};
 use crate::conn::pump::{CloseCause, Finished, PumpConfig, shutdown_channel};
 use crate::conn::session::close_on_ctrl_c_with;
@@ -342,17 +343,10 @@ fn describe_end(end: &ClientEnd) -> (String, Option<String>) {
                 None,
             ),
             (Some(_), _) => ("closed (1000)".to_string(), None),
-            (None, Some(Some(frame))) if frame.reason.is_empty() => {
-                (format!("disconnected ({})", u16::from(frame.code)), None)
-            }
-            (None, Some(Some(frame))) => (
-                format!(
-                    "disconnected ({}: {})",
-                    u16::from(frame.code),
-                    crate::record::sanitize::for_terminal(frame.reason.as_str())
-                ),
-                None,
-            ),
+            (None, Some(Some(frame))) => match close_words(frame) {
+                (code, None) => (format!("disconnected ({code})"), None),
+                (code, Some(reason)) => (format!("disconnected ({code}: {reason})"), None),
+            },
             (None, Some(None)) => ("disconnected (no status code)".to_string(), None),
             (None, None) => {
                 let message = "the connection ended without a close frame".to_string();

@@ -90,31 +90,31 @@ impl Finished {
         }
         match self.peer_close {
             Some(None) => Ok(()),
-            Some(Some(frame)) => {
-                let code = u16::from(frame.code);
-                if code == 1000 || code == 1001 {
-                    Ok(())
-                } else if frame.reason.is_empty() {
-                    Err(coded(
-                        Exit::AbnormalClose,
-                        format!("the peer closed the connection with code {code}"),
-                    ))
-                } else {
-                    Err(coded(
-                        Exit::AbnormalClose,
-                        format!(
-                            "the peer closed the connection with code {code}: {}",
-                            crate::record::sanitize::for_terminal(frame.reason.as_str())
-                        ),
-                    ))
-                }
-            }
+            Some(Some(frame)) => match close_words(&frame) {
+                (1000 | 1001, _) => Ok(()),
+                (code, None) => Err(coded(
+                    Exit::AbnormalClose,
+                    format!("the peer closed the connection with code {code}"),
+                )),
+                (code, Some(reason)) => Err(coded(
+                    Exit::AbnormalClose,
+                    format!("the peer closed the connection with code {code}: {reason}"),
+                )),
+            },
             None => Err(coded(
                 Exit::AbnormalClose,
                 "the connection ended without a close frame",
             )),
         }
     }
+}
+
+/// A Close frame's code and reason (None when empty) as every message shows them:
+/// the reason is the peer's text, so it is escaped for a terminal here, once.
+pub fn close_words(frame: &CloseFrame) -> (u16, Option<String>) {
+    let reason = (!frame.reason.is_empty())
+        .then(|| crate::record::sanitize::for_terminal(frame.reason.as_str()).into_owned());
+    (u16::from(frame.code), reason)
 }
 
 /// The Close sent for a shutdown code. The codes a server sends on its own get a

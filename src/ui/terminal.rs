@@ -23,13 +23,13 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
+use crate::conn::ending::close_words;
 use crate::conn::pump::{DoneWhen, shutdown_channel};
 use crate::conn::queue::InputQueue;
 use crate::conn::session::{ClientSession, run_client};
 use crate::exit::{Exit, coded, exit_code_of};
 use crate::record::event::{Event, EventSink};
 use crate::record::feed::Input;
-use crate::record::sanitize;
 use crate::ui::history::create_parent;
 use crate::ui::progress;
 use crate::ui::style::Style;
@@ -628,15 +628,9 @@ impl ConditionalEventHandler for CtrlC {
 
 /// `connection closed: CODE REASON`, the reason escaped for the terminal.
 pub fn close_description(frame: Option<&CloseFrame>) -> String {
-    match frame {
-        Some(frame) if frame.reason.is_empty() => {
-            format!("connection closed: {}", u16::from(frame.code))
-        }
-        Some(frame) => format!(
-            "connection closed: {} {}",
-            u16::from(frame.code),
-            sanitize::for_terminal(frame.reason.as_str())
-        ),
+    match frame.map(close_words) {
+        Some((code, None)) => format!("connection closed: {code}"),
+        Some((code, Some(reason))) => format!("connection closed: {code} {reason}"),
         None => "connection closed (no status code)".to_string(),
     }
 }
