@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+use crate::conn::dial::ConnectOptions;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "wspipe",
@@ -169,6 +171,31 @@ pub struct ClientArgs {
     /// Give up reconnecting after this many failed attempts in a row (implies --reconnect)
     #[arg(long, value_name = "N")]
     pub max_retries: Option<u32>,
+}
+
+/// What conn needs of the client flags.
+impl From<&ClientArgs> for ConnectOptions {
+    fn from(args: &ClientArgs) -> ConnectOptions {
+        ConnectOptions {
+            headers: args.headers.clone(),
+            origin: args.origin.clone(),
+            user_agent: args.user_agent.clone(),
+            subprotocols: args.subprotocols.clone(),
+            auth: args.auth.clone(),
+            bearer: args.bearer.clone(),
+            insecure: args.insecure,
+            cacert: args.cacert.clone(),
+            cert: args.cert.clone(),
+            key: args.key.clone(),
+            proxy: args.proxy.clone(),
+            connect_timeout: args.connect_timeout,
+            ping_interval: args.ping_interval,
+            ping_timeout: args.ping_timeout,
+            max_message_size: args.max_message_size,
+            reconnect: args.reconnect,
+            max_retries: args.max_retries,
+        }
+    }
 }
 
 /// How records are read and written.

@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::chat::{Payload, message_json, parse};
 use crate::cli::{ChatArgs, GlobalArgs, InputFormat, OutputFormat};
-use crate::conn::dial::DialOptions;
+use crate::conn::dial::{ConnectOptions, DialOptions};
 use crate::conn::pump::PumpConfig;
 use crate::conn::session::ClientSession;
 use crate::conn::url::{parse_ws_url, with_room};
@@ -34,11 +34,11 @@ pub async fn run(args: ChatArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         None => login_name(),
     };
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let mut client = args.client.clone();
+    let mut client = ConnectOptions::from(&args.client);
     // A chat outlives a server restart.
     client.reconnect = true;
     let session = ClientSession {
-        dial: DialOptions::new(url, client, global),
+        dial: DialOptions::new(url, client, global.verbose, global.quiet),
         pump: PumpConfig {
             // Without a terminal, stdin EOF waits for the room's last replies.
             linger: if interactive {

@@ -17,7 +17,7 @@ pub async fn run(args: ConnectArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let url = parse_ws_url(&args.url)?;
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let session = ClientSession {
-        dial: DialOptions::new(url, args.client.clone(), global),
+        dial: DialOptions::new(url, (&args.client).into(), global.verbose, global.quiet),
         pump: PumpConfig {
             // stdin EOF ends a plain pipe (after the linger); a mirror or a
             // `--count` is ended by the peer, the count or the deadline instead.

@@ -40,6 +40,7 @@ pub async fn run_pipe(
     done_when: Option<DoneWhen>,
 ) -> anyhow::Result<()> {
     session.input_name = Source::describe_all(&sources);
+    session.dial.notify = Arc::new(crate::ui::progress::AboveBar);
     let progress = crate::ui::progress::enabled(session.quiet);
     let format = RecordFormat {
         format: input,

@@ -21,7 +21,7 @@ pub async fn run(args: SendArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let expectations = Expectations::new(args.wait, args.expect.clone(), &args.expect_json)?;
     let waiting = expectations.is_waiting();
     let session = ClientSession {
-        dial: DialOptions::new(url, args.client.clone(), global),
+        dial: DialOptions::new(url, (&args.client).into(), global.verbose, global.quiet),
         pump: PumpConfig {
             // When waiting, the expectations end the session, not the input.
             close_on_input_end: !waiting,

@@ -2,6 +2,8 @@
 //! and the mapping of every way it can fail to the contract's exit codes.
 
 use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,25 +17,68 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
+use super::notify::{Notifier, Stderr};
 use super::refusal::{Reclaimable, read_rest_of_body};
 use super::tls::{CertificateAsked, TlsCache};
-use crate::cli::{ClientArgs, GlobalArgs};
 use crate::exit::{Exit, coded};
 
 /// The client side of a connection.
 pub type ClientStream = WebSocketStream<Reclaimable<MaybeTlsStream<TcpStream>>>;
 
+/// How to dial and keep a connection, from the client flags (`cli` builds it;
+/// conn knows nothing of clap).
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Add a request header to the handshake, as 'Name: value' (repeatable)
+    pub headers: Vec<String>,
+    /// Set the Origin header
+    pub origin: Option<String>,
+    /// Set the User-Agent header
+    pub user_agent: Option<String>,
+    /// Ask for a subprotocol (repeatable); the one the server picks is reported
+    pub subprotocols: Vec<String>,
+    /// HTTP Basic credentials for the handshake
+    pub auth: Option<String>,
+    /// A bearer token for the handshake (Authorization: Bearer TOKEN)
+    pub bearer: Option<String>,
+    /// Do not verify the server's TLS certificate (a warning is printed)
+    pub insecure: bool,
+    /// Trust the CA certificates in this PEM file (in addition to the system roots)
+    pub cacert: Option<PathBuf>,
+    /// Present this client certificate (PEM); needs --key
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) for --cert
+    pub key: Option<PathBuf>,
+    /// Tunnel through this HTTP proxy (CONNECT); without it HTTPS_PROXY, HTTP_PROXY,
+    /// ALL_PROXY and NO_PROXY are honoured
+    pub proxy: Option<String>,
+    /// Give up connecting (TCP, TLS and handshake) after this long
+    pub connect_timeout: Duration,
+    /// Send a ping this often to keep the connection alive
+    pub ping_interval: Option<Duration>,
+    /// End the run (exit 4) when a ping gets no pong within this long
+    pub ping_timeout: Option<Duration>,
+    /// Refuse messages larger than this: incoming (closes with 1009) or read from the input (exit 65)
+    pub max_message_size: usize,
+    /// Reconnect with exponential backoff when the connection drops
+    pub reconnect: bool,
+    /// Give up reconnecting after this many failed attempts in a row (implies --reconnect)
+    pub max_retries: Option<u32>,
+}
+
 /// Everything needed to dial one URL, again and again when reconnecting.
 #[derive(Debug, Clone)]
 pub struct DialOptions {
     pub url: Url,
-    pub client: ClientArgs,
+    pub client: ConnectOptions,
     pub verbose: bool,
     /// `-q`: no warnings (such as the one for `-k`).
     pub quiet: bool,
     /// The TLS client configuration, built on the first `wss://` dial and shared
     /// by reconnects (clones share it too).
     pub tls: TlsCache,
+    /// Where `-v`'s lines and warnings go (stderr unless the command says otherwise).
+    pub notify: Arc<dyn Notifier>,
 }
 
 /// A connection that completed its handshake.
@@ -44,15 +89,16 @@ pub struct Connected {
 }
 
 impl DialOptions {
-    pub fn new(url: Url, mut client: ClientArgs, global: &GlobalArgs) -> DialOptions {
+    pub fn new(url: Url, mut client: ConnectOptions, verbose: bool, quiet: bool) -> DialOptions {
         // A retry limit only means something when reconnecting.
         client.reconnect |= client.max_retries.is_some();
         DialOptions {
             url,
             client,
-            verbose: global.verbose,
-            quiet: global.quiet,
+            verbose,
+            quiet,
             tls: TlsCache::default(),
+            notify: Arc::new(Stderr),
         }
     }
 
@@ -90,7 +136,10 @@ pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
         std::env::var(name).ok()
     })?;
     let tls = match opts.url.scheme() {
-        "wss" => Some(opts.tls.get_or_build(&opts.client, opts.quiet)?),
+        "wss" => {
+            let warn = (!opts.quiet).then_some(&*opts.notify);
+            Some(opts.tls.get_or_build(&opts.client, warn)?)
+        }
         _ => None,
     };
     let timeout = opts.client.connect_timeout;
@@ -103,7 +152,8 @@ pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
         .collect::<Vec<_>>()
         .join(", ");
     let attempt = async {
-        let tcp = super::proxy::connect_tcp(host, port, proxy.as_ref(), opts.verbose).await?;
+        let verbose = opts.verbose.then_some(&*opts.notify);
+        let tcp = super::proxy::connect_tcp(host, port, proxy.as_ref(), verbose).await?;
         // Small messages are the common case; do not let Nagle hold them back.
         let _ = tcp.set_nodelay(true);
         let has_certificate = opts.client.cert.is_some();
@@ -120,17 +170,14 @@ pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
                         false => err,
                     })?;
                 if opts.verbose {
-                    crate::ui::progress::eprintln(format_args!(
-                        "{}",
-                        super::tls::session_summary(&stream)
-                    ));
+                    opts.notify.line(&super::tls::session_summary(&stream));
                 }
                 MaybeTlsStream::Rustls(stream)
             }
             None => MaybeTlsStream::Plain(tcp),
         };
         if opts.verbose {
-            print_request(&request);
+            print_request(&request, &*opts.notify);
         }
         let asked = certificate_asked.is_some_and(|asked| asked.get());
         let (stream, reclaim) = Reclaimable::new(stream);
@@ -153,7 +200,7 @@ pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
         };
         Err(match error {
             WsError::Http(response) if opts.verbose => {
-                print_response(&response);
+                print_response(&response, &*opts.notify);
                 handshake_error(WsError::Http(response), host)
             }
             // The connection failed under the upgrade after the server asked
@@ -179,7 +226,7 @@ pub async fn dial(opts: &DialOptions) -> anyhow::Result<Connected> {
         }
     };
     if opts.verbose {
-        print_response(&response);
+        print_response(&response, &*opts.notify);
     }
     // RFC 6455 4.1: a server that answers with an extension the client did not ask
     // for fails the connection (its frames would carry meanings we cannot read).
@@ -321,7 +368,7 @@ pub fn describe_io(e: &io::Error) -> String {
 
 /// The request as tungstenite writes it on the wire (origin-form request line,
 /// Host first), secrets redacted.
-fn print_request(request: &Request) {
+fn print_request(request: &Request, notify: &dyn Notifier) {
     use tokio_tungstenite::tungstenite::handshake::client::generate_request;
     let Ok((wire, _key)) = generate_request(request.clone()) else {
         // tungstenite will refuse it too, and say why.
@@ -341,17 +388,17 @@ fn print_request(request: &Request) {
         };
         out.push_str(&format!("> {shown}\n"));
     }
-    crate::ui::progress::eprintln(format_args!("{out}>"));
+    notify.line(&format!("{out}>"));
 }
 
 /// The response's status line and headers, secrets redacted (also for a refusal,
 /// whose body the error shows).
-fn print_response<B>(response: &http::Response<B>) {
+fn print_response<B>(response: &http::Response<B>, notify: &dyn Notifier) {
     let mut out = String::new();
     for line in super::handshake_log::response_head(response) {
         out.push_str(&format!("< {line}\n"));
     }
-    crate::ui::progress::eprintln(format_args!("{out}<"));
+    notify.line(&format!("{out}<"));
 }
 
 /// How long to wait before reconnect attempt `attempt` (0-based): exponential from
@@ -382,8 +429,9 @@ mod tests {
         };
         DialOptions::new(
             crate::conn::url::parse_ws_url(&c.url).unwrap(),
-            c.client,
-            &cli.global,
+            (&c.client).into(),
+            cli.global.verbose,
+            cli.global.quiet,
         )
     }
 

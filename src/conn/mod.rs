@@ -9,6 +9,7 @@ pub mod dial;
 pub mod ending;
 pub mod handshake_log;
 pub mod hub;
+pub mod notify;
 pub mod proxy;
 pub mod pump;
 pub mod queue;

@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use url::Url;
 
+use super::notify::Notifier;
 use crate::exit::{Exit, coded};
 use crate::record::sanitize::for_terminal;
 
@@ -213,7 +214,7 @@ pub async fn connect_tcp(
     host: &str,
     port: u16,
     proxy: Option<&Proxy>,
-    verbose: bool,
+    verbose: Option<&dyn Notifier>,
 ) -> anyhow::Result<TcpStream> {
     let Some(proxy) = proxy else {
         return TcpStream::connect((host, port)).await.map_err(|e| {
@@ -227,8 +228,8 @@ pub async fn connect_tcp(
             )
         });
     };
-    if verbose {
-        crate::ui::progress::eprintln(format_args!("* proxy {proxy} (from {})", proxy.source));
+    if let Some(notify) = verbose {
+        notify.line(&format!("* proxy {proxy} (from {})", proxy.source));
     }
     let mut tcp = TcpStream::connect((proxy.host.as_str(), proxy.port))
         .await
@@ -249,7 +250,7 @@ async fn tunnel(
     proxy: &Proxy,
     host: &str,
     port: u16,
-    verbose: bool,
+    verbose: Option<&dyn Notifier>,
 ) -> anyhow::Result<()> {
     let target = authority(host, port);
     let user_agent = format!("wspipe/{}", env!("CARGO_PKG_VERSION"));
@@ -270,8 +271,8 @@ async fn tunnel(
         shown.push_str(&format!("> {name}: {value}\n"));
     }
     request.push_str("\r\n");
-    if verbose {
-        crate::ui::progress::eprintln(format_args!("{shown}>"));
+    if let Some(notify) = verbose {
+        notify.line(&format!("{shown}>"));
     }
     let io_error = |e: std::io::Error| {
         coded(
@@ -305,12 +306,12 @@ async fn tunnel(
     let head = String::from_utf8_lossy(&answer[..header_end]);
     let mut lines = head.split("\r\n").filter(|l| !l.is_empty());
     let status_line = lines.next().unwrap_or_default().trim().to_string();
-    if verbose {
+    if let Some(notify) = verbose {
         let mut out = String::new();
         for line in std::iter::once(status_line.as_str()).chain(lines) {
             out.push_str(&format!("< {}\n", for_terminal(line)));
         }
-        crate::ui::progress::eprintln(format_args!("{out}<"));
+        notify.line(&format!("{out}<"));
     }
     let status_shown = for_terminal(&status_line).into_owned();
     let code = status_line

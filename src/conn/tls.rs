@@ -20,7 +20,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::cli::ClientArgs;
+use super::dial::ConnectOptions;
+use super::notify::Notifier;
 use crate::exit::{Exit, coded};
 
 /// rustls needs a process-wide crypto provider before the first handshake.
@@ -47,12 +48,12 @@ impl fmt::Debug for TlsCache {
 }
 
 impl TlsCache {
-    /// The configuration for `args`, building it (and printing the `-k` warning,
-    /// unless `quiet`) the first time.
+    /// The configuration for `args`, building it (and giving the `-k` warning to
+    /// `warn`, if any) the first time.
     pub fn get_or_build(
         &self,
-        args: &ClientArgs,
-        quiet: bool,
+        args: &ConnectOptions,
+        warn: Option<&dyn Notifier>,
     ) -> anyhow::Result<Arc<ClientConfig>> {
         let mut slot = self
             .0
@@ -62,10 +63,8 @@ impl TlsCache {
             return Ok(Arc::clone(config));
         }
         let config = Arc::new(client_config(args)?);
-        if args.insecure && !quiet {
-            crate::ui::progress::eprintln(format_args!(
-                "warning: -k/--insecure: the server's TLS certificate is not verified"
-            ));
+        if let (true, Some(warn)) = (args.insecure, warn) {
+            warn.line("warning: -k/--insecure: the server's TLS certificate is not verified");
         }
         *slot = Some(Arc::clone(&config));
         Ok(config)
@@ -74,7 +73,7 @@ impl TlsCache {
 
 /// Builds the client configuration from `--cacert`, `--cert/--key` and `-k`.
 /// Unreadable or invalid files are usage errors naming the file.
-pub fn client_config(args: &ClientArgs) -> anyhow::Result<ClientConfig> {
+pub fn client_config(args: &ConnectOptions) -> anyhow::Result<ClientConfig> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()

@@ -94,6 +94,16 @@ pub fn finish_bar(bar: ProgressBar) {
     }
 }
 
+/// The connection's lines (`-v`, warnings) printed above the bar, if one is drawn.
+#[derive(Debug)]
+pub struct AboveBar;
+
+impl crate::conn::notify::Notifier for AboveBar {
+    fn line(&self, line: &str) {
+        eprintln(line);
+    }
+}
+
 /// A diagnostic line on stderr that leaves a bar being drawn intact (the bar is
 /// hidden while the line is written, then drawn again below it).
 pub fn eprintln(line: impl Display) {
