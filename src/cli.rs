@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::conn::dial::ConnectOptions;
+use crate::conn::options::ConnectOptions;
 
 #[derive(Debug, Parser)]
 #[command(

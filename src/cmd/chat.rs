@@ -9,7 +9,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::chat::{Payload, message_json, parse};
 use crate::cli::{ChatArgs, GlobalArgs, InputFormat, OutputFormat};
-use crate::conn::dial::{ConnectOptions, DialOptions};
+use crate::conn::dial::DialOptions;
+use crate::conn::options::ConnectOptions;
 use crate::conn::pump::PumpConfig;
 use crate::conn::session::ClientSession;
 use crate::conn::url::{parse_ws_url, with_room};

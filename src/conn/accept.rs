@@ -11,8 +11,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -22,8 +20,9 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, header};
 
 use super::credentials::{Refused, Required};
-use super::dial::{describe_io, ws_config};
+use super::ending::describe_io;
 use super::handshake_log;
+use super::options::ws_config;
 use crate::exit::{Exit, coded};
 
 /// How the server accepts its clients.
@@ -184,34 +183,10 @@ fn listen_socket(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
-/// The TLS acceptor for `--tls-cert` / `--tls-key` (PEM files). An unreadable or
-/// unusable file is a usage error naming the file.
+/// The TLS acceptor for `--tls-cert` / `--tls-key` (PEM files); see
+/// [`server_config`](super::tls::server_config).
 pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
-    let bad = |path: &Path, why: String| {
-        coded(Exit::Usage, format!("cannot use {}: {why}", path.display()))
-    };
-    let certs = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| bad(cert, pem_reason(e)))?;
-    if certs.is_empty() {
-        return Err(bad(cert, "no certificate in the file".into()));
-    }
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, pem_reason(e)))?;
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, key_der)
-        .map_err(|e| bad(key, format!("does not fit the certificate ({e})")))?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
-}
-
-fn pem_reason(e: rustls::pki_types::pem::Error) -> String {
-    use rustls::pki_types::pem::Error;
-    match e {
-        Error::Io(e) if e.kind() == io::ErrorKind::NotFound => "no such file".into(),
-        Error::Io(e) => describe_io(&e),
-        Error::NoItemsFound => "no PEM item of the expected kind in the file".into(),
-        other => format!("not valid PEM ({other})"),
-    }
+    Ok(TlsAcceptor::from(super::tls::server_config(cert, key)?))
 }
 
 /// TLS (if configured) and the upgrade for one accepted TCP connection.

@@ -1,8 +1,6 @@
 //! Dialing: the handshake request (headers, credentials, subprotocols), TCP, TLS,
 //! and the mapping of every way it can fail to the contract's exit codes.
 
-use std::io;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,54 +15,15 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
+use super::ending::describe_io;
 use super::notify::{Notifier, Stderr};
+use super::options::{ConnectOptions, ws_config};
 use super::refusal::{Reclaimable, read_rest_of_body};
 use super::tls::{CertificateAsked, TlsCache};
 use crate::exit::{Exit, coded};
 
 /// The client side of a connection.
 pub type ClientStream = WebSocketStream<Reclaimable<MaybeTlsStream<TcpStream>>>;
-
-/// How to dial and keep a connection, from the client flags (`cli` builds it;
-/// conn knows nothing of clap).
-#[derive(Debug, Clone)]
-pub struct ConnectOptions {
-    /// Add a request header to the handshake, as 'Name: value' (repeatable)
-    pub headers: Vec<String>,
-    /// Set the Origin header
-    pub origin: Option<String>,
-    /// Set the User-Agent header
-    pub user_agent: Option<String>,
-    /// Ask for a subprotocol (repeatable); the one the server picks is reported
-    pub subprotocols: Vec<String>,
-    /// HTTP Basic credentials for the handshake
-    pub auth: Option<String>,
-    /// A bearer token for the handshake (Authorization: Bearer TOKEN)
-    pub bearer: Option<String>,
-    /// Do not verify the server's TLS certificate (a warning is printed)
-    pub insecure: bool,
-    /// Trust the CA certificates in this PEM file (in addition to the system roots)
-    pub cacert: Option<PathBuf>,
-    /// Present this client certificate (PEM); needs --key
-    pub cert: Option<PathBuf>,
-    /// The private key (PEM) for --cert
-    pub key: Option<PathBuf>,
-    /// Tunnel through this HTTP proxy (CONNECT); without it HTTPS_PROXY, HTTP_PROXY,
-    /// ALL_PROXY and NO_PROXY are honoured
-    pub proxy: Option<String>,
-    /// Give up connecting (TCP, TLS and handshake) after this long
-    pub connect_timeout: Duration,
-    /// Send a ping this often to keep the connection alive
-    pub ping_interval: Option<Duration>,
-    /// End the run (exit 4) when a ping gets no pong within this long
-    pub ping_timeout: Option<Duration>,
-    /// Refuse messages larger than this: incoming (closes with 1009) or read from the input (exit 65)
-    pub max_message_size: usize,
-    /// Reconnect with exponential backoff when the connection drops
-    pub reconnect: bool,
-    /// Give up reconnecting after this many failed attempts in a row (implies --reconnect)
-    pub max_retries: Option<u32>,
-}
 
 /// Everything needed to dial one URL, again and again when reconnecting.
 #[derive(Debug, Clone)]
@@ -116,13 +75,6 @@ impl DialOptions {
     pub fn ws_config(&self) -> WebSocketConfig {
         ws_config(self.client.max_message_size)
     }
-}
-
-/// The tungstenite configuration for a message size limit.
-pub fn ws_config(max_message_size: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .max_message_size(Some(max_message_size))
-        .max_frame_size(Some(max_message_size))
 }
 
 /// Dials, upgrades, and reports what was negotiated. Errors carry exit code 3
@@ -347,22 +299,6 @@ fn handshake_error(err: WsError, host: &str) -> anyhow::Error {
         }
         WsError::Io(e) => coded(Exit::Connect, describe_io(&e)),
         other => coded(Exit::Connect, format!("handshake failed: {other}")),
-    }
-}
-
-/// Error text for socket failures, lower-case and without the OS error number noise.
-pub fn describe_io(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
-        io::ErrorKind::TimedOut => "timed out".into(),
-        _ => {
-            // rustls errors arrive wrapped in io::Error; show the inner one.
-            match e.get_ref() {
-                Some(inner) => format!("{inner}"),
-                None => e.to_string(),
-            }
-        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! How a connection ends: why we sent Close ([`CloseCause`]), what became of the
 //! run ([`Finished`]), and the one mapping of an ending to the contract's exit code.
 
+use std::io;
+
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -136,5 +138,21 @@ pub fn normal_close() -> CloseFrame {
     CloseFrame {
         code: CloseCode::Normal,
         reason: Utf8Bytes::default(),
+    }
+}
+
+/// Error text for socket failures, lower-case and without the OS error number noise.
+pub fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
+        io::ErrorKind::TimedOut => "timed out".into(),
+        _ => {
+            // rustls errors arrive wrapped in io::Error; show the inner one.
+            match e.get_ref() {
+                Some(inner) => format!("{inner}"),
+                None => e.to_string(),
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod ending;
 pub mod handshake_log;
 pub mod hub;
 pub mod notify;
+pub mod options;
 pub mod proxy;
 pub mod pump;
 pub mod queue;

@@ -223,7 +223,7 @@ pub async fn connect_tcp(
                 format!(
                     "{}: {}",
                     authority(host, port),
-                    super::dial::describe_io(&e)
+                    super::ending::describe_io(&e)
                 ),
             )
         });
@@ -236,7 +236,7 @@ pub async fn connect_tcp(
         .map_err(|e| {
             coded(
                 Exit::Connect,
-                format!("proxy {proxy}: {}", super::dial::describe_io(&e)),
+                format!("proxy {proxy}: {}", super::ending::describe_io(&e)),
             )
         })?;
     tunnel(&mut tcp, proxy, host, port, verbose).await?;
@@ -277,7 +277,7 @@ async fn tunnel(
     let io_error = |e: std::io::Error| {
         coded(
             Exit::Connect,
-            format!("proxy {proxy}: {}", super::dial::describe_io(&e)),
+            format!("proxy {proxy}: {}", super::ending::describe_io(&e)),
         )
     };
     tcp.write_all(request.as_bytes()).await.map_err(io_error)?;

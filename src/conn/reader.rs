@@ -276,7 +276,7 @@ async fn read_failure(
         }
         WsError::Io(e) => coded(
             Exit::AbnormalClose,
-            format!("connection lost: {}", super::dial::describe_io(&e)),
+            format!("connection lost: {}", super::ending::describe_io(&e)),
         ),
         // The TCP stream ended (EOF) before any Close: tungstenite's wording for
         // that ("Connection reset without closing handshake") suggests a reset.

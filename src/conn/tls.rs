@@ -20,8 +20,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use super::dial::ConnectOptions;
 use super::notify::Notifier;
+use super::options::ConnectOptions;
 use crate::exit::{Exit, coded};
 
 /// rustls needs a process-wide crypto provider before the first handshake.
@@ -249,7 +249,7 @@ pub fn describe_tls_io_error(host: &str, err: &io::Error) -> String {
         io::ErrorKind::ConnectionReset => {
             format!("TLS: {host} reset the connection during the TLS handshake")
         }
-        _ => format!("TLS: {}", super::dial::describe_io(err)),
+        _ => format!("TLS: {}", super::ending::describe_io(err)),
     }
 }
 
@@ -382,28 +382,36 @@ fn describe_key_error(err: &rustls::Error) -> String {
     }
 }
 
-/// The server configuration for `listen --tls-cert FILE --tls-key FILE`: the chain
-/// and key from PEM files; unreadable or invalid files are usage errors naming them.
+/// The server configuration for `listen --tls-cert/--tls-key` (PEM files), also
+/// what the tests serve with. An unreadable or unusable file is a usage error
+/// naming the file.
 pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<ServerConfig>> {
-    let chain = load_certs(cert, "--tls-cert")?;
-    let key_der = load_key(key, "--tls-key")?;
+    let bad = |path: &Path, why: String| {
+        coded(Exit::Usage, format!("cannot use {}: {why}", path.display()))
+    };
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| bad(cert, server_pem_reason(e)))?;
+    if certs.is_empty() {
+        return Err(bad(cert, "no certificate in the file".into()));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, server_pem_reason(e)))?;
     let config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| anyhow::anyhow!("cannot set up TLS: {e}"))?
         .with_no_client_auth()
-        .with_single_cert(chain, key_der)
-        .map_err(|e| {
-            coded(
-                Exit::Usage,
-                format!(
-                    "--tls-cert {} / --tls-key {}: {}",
-                    cert.display(),
-                    key.display(),
-                    describe_key_error(&e)
-                ),
-            )
-        })?;
+        .with_single_cert(certs, key_der)
+        .map_err(|e| bad(key, format!("does not fit the certificate ({e})")))?;
     Ok(Arc::new(config))
+}
+
+fn server_pem_reason(e: pem::Error) -> String {
+    match e {
+        pem::Error::Io(e) if e.kind() == io::ErrorKind::NotFound => "no such file".into(),
+        pem::Error::Io(e) => super::ending::describe_io(&e),
+        pem::Error::NoItemsFound => "no PEM item of the expected kind in the file".into(),
+        other => format!("not valid PEM ({other})"),
+    }
 }
 
 /// Every certificate in a PEM file; none at all is an error too.

@@ -170,7 +170,7 @@ where
                     if let Err(WsError::Io(err)) = ws_tx.lock().await.send(ping).await {
                         end.failure = Some(coded(
                             Exit::AbnormalClose,
-                            format!("connection lost: a keepalive ping could not be sent: {}", super::dial::describe_io(&err)),
+                            format!("connection lost: a keepalive ping could not be sent: {}", super::ending::describe_io(&err)),
                         ));
                         let _ = state.try_send(WriterState::Failed);
                         return end;
