@@ -13,6 +13,8 @@ pub mod notify;
 pub mod options;
 pub mod proxy;
 pub mod pump;
+#[cfg(test)]
+mod pump_tests;
 pub mod queue;
 pub mod reader;
 pub mod refusal;
