@@ -11,7 +11,7 @@ macro_rules! eprintln {
     }};
 }
 
-pub mod chat;
+pub mod chat_wire;
 pub mod cli;
 pub mod cmd;
 pub mod conn;

@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::chat::{Payload, message_json, parse};
+use crate::chat_wire::{Payload, message_json, parse};
 use crate::cli::{ChatArgs, GlobalArgs, InputFormat, OutputFormat};
 use crate::conn::dial::DialOptions;
 use crate::conn::options::ConnectOptions;
@@ -19,7 +19,7 @@ use crate::record::event::{Event, EventSink};
 use crate::record::feed::Input;
 use crate::record::output::rfc3339_now;
 use crate::record::{RecordFormat, Source};
-use crate::ui::chat::ChatOptions;
+use crate::ui::chat_screen::ChatOptions;
 use crate::ui::style::Style;
 
 pub async fn run(args: ChatArgs, global: &GlobalArgs) -> anyhow::Result<()> {
@@ -67,7 +67,7 @@ pub async fn run(args: ChatArgs, global: &GlobalArgs) -> anyhow::Result<()> {
             history: !args.no_history,
             quiet: global.quiet,
         };
-        return crate::ui::chat::run(session, options).await;
+        return crate::ui::chat_screen::run(session, options).await;
     }
     let output = crate::record::OutputOptions {
         format: args.output,
@@ -150,7 +150,7 @@ impl<E: EventSink> EventSink for ChatLines<E> {
         };
         match parse(text.as_str()) {
             Payload::Message { user, text, time } => {
-                let time = time.unwrap_or_else(crate::chat::time_now);
+                let time = time.unwrap_or_else(crate::chat_wire::time_now);
                 let line = format!("[{time}] {user}: {text}");
                 self.inner.emit(Event::Text(line.into())).await
             }

@@ -28,10 +28,10 @@ use crate::record::input::{BASE64_LENIENT, parse_record};
 use crate::record::output::{base64_of, rfc3339_now};
 use crate::record::sanitize;
 use crate::ui::history::history_path;
-use crate::ui::style::Style;
-use crate::ui::terminal::{
+use crate::ui::interactive::{
     self, CtrlC, EditorIo, Flow, LineHandler, Screen, Shown, TerminalOptions, close_description,
 };
+use crate::ui::style::Style;
 
 /// How the REPL looks and behaves (from the `connect` flags).
 #[derive(Debug, Clone, Copy)]
@@ -107,7 +107,7 @@ pub async fn run(
         },
         quiet: options.quiet,
     };
-    terminal::run(session, handler, screen, terminal_options, done_when).await
+    interactive::run(session, handler, screen, terminal_options, done_when).await
 }
 
 /// How received events look in the REPL; pongs are matched with their `/ping`.
@@ -490,7 +490,7 @@ impl Completer for ReplHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<String>)> {
-        Ok((0, terminal::complete_slash_command(line, pos, &COMMANDS)))
+        Ok((0, interactive::complete_slash_command(line, pos, &COMMANDS)))
     }
 }
 

@@ -20,17 +20,17 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::chat::{Payload, TypingTracker, message_json, parse, time_now, typing_json};
+use crate::chat_wire::{Payload, TypingTracker, message_json, parse, time_now, typing_json};
 use crate::conn::session::ClientSession;
 use crate::record::event::Event;
 use crate::record::feed::Input;
 use crate::record::output::rfc3339_now;
 use crate::record::sanitize;
 use crate::ui::history::history_file;
-use crate::ui::style::Style;
-use crate::ui::terminal::{
+use crate::ui::interactive::{
     self, CtrlC, EditorIo, Flow, LineHandler, Screen, Shown, TerminalOptions, close_description,
 };
+use crate::ui::style::Style;
 
 /// How chat looks and behaves (from the `chat` flags).
 pub struct ChatOptions {
@@ -95,7 +95,7 @@ pub async fn run(session: ClientSession, options: ChatOptions) -> anyhow::Result
         },
         quiet: options.quiet,
     };
-    terminal::run(session, handler, screen, terminal_options, None).await
+    interactive::run(session, handler, screen, terminal_options, None).await
 }
 
 /// The current name (changed by `/name`).
@@ -480,7 +480,7 @@ impl Completer for ChatHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<String>)> {
-        Ok((0, terminal::complete_slash_command(line, pos, &COMMANDS)))
+        Ok((0, interactive::complete_slash_command(line, pos, &COMMANDS)))
     }
 }
 
