@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::dial::{DialOptions, backoff_delay, dial};
+use super::dial::{Connected, DialOptions, backoff_delay, dial};
 use super::pump::{Deadline, DoneWhen, PumpConfig, pump};
 use crate::conn::queue::InputQueue;
 use crate::exit::{Exit, coded, exit_code_of};
@@ -101,6 +101,43 @@ pub async fn run_client<E: EventSink>(
     result
 }
 
+/// Where a session is. It starts by dialing; a dial that fails, or a connection
+/// the peer ends, goes to backing off (with `--reconnect`) and from there to dialing
+/// again; everything else ends the session.
+enum State {
+    Dialing,
+    BackingOff(Duration),
+    /// Boxed: a connection is large, and a state is moved every turn.
+    Open(Box<Connected>),
+}
+
+/// The session's one count of attempts that failed in a row: refused dials, and
+/// connections that dropped before they carried anything.
+struct Attempts {
+    failed: u32,
+    /// `--max-retries`.
+    max: Option<u32>,
+}
+
+impl Attempts {
+    /// One more failed attempt: the wait before the next, or None when
+    /// `--max-retries` is used up.
+    fn failed(&mut self) -> Option<Duration> {
+        if self.max.is_some_and(|max| self.failed >= max) {
+            return None;
+        }
+        let delay = backoff_delay(self.failed);
+        self.failed += 1;
+        Some(delay)
+    }
+
+    /// A connection worked: the count starts again, and so does the backoff.
+    fn succeeded(&mut self) -> Duration {
+        self.failed = 0;
+        backoff_delay(0)
+    }
+}
+
 async fn run_until_closed<E: EventSink>(
     session: &ClientSession,
     deadline: Option<Deadline>,
@@ -113,140 +150,161 @@ async fn run_until_closed<E: EventSink>(
     let reconnect = session.dial.client.reconnect;
     let max_retries = session.dial.client.max_retries;
     let show_status = !session.quiet && (session.dial.verbose || std::io::stderr().is_terminal());
-    let mut failed_attempts: u32 = 0;
+    let mut attempts = Attempts {
+        failed: 0,
+        max: max_retries,
+    };
     let pump_config = PumpConfig {
         deadline,
         ..session.pump.clone()
     };
+    let mut state = State::Dialing;
+    loop {
+        state = match state {
+            State::Dialing => {
+                let attempt = tokio::select! {
+                    biased;
+                    stop = stopped(&mut shutdown, deadline) => return Err(stop),
+                    attempt = dial(&session.dial) => attempt,
+                };
+                match attempt {
+                    Ok(connected) => State::Open(Box::new(connected)),
+                    Err(err) => {
+                        let retryable = matches!(exit_code_of(&err), Exit::Connect | Exit::Timeout);
+                        let Some(delay) = attempts.failed().filter(|_| reconnect && retryable)
+                        else {
+                            return Err(err);
+                        };
+                        if !session.quiet {
+                            sink.notice(format!(
+                                "{err:#}; reconnecting in {:.1}s",
+                                delay.as_secs_f64()
+                            ))
+                            .await;
+                        }
+                        State::BackingOff(delay)
+                    }
+                }
+            }
+            State::BackingOff(delay) => tokio::select! {
+                biased;
+                stop = stopped(&mut shutdown, deadline) => return Err(stop),
+                () = tokio::time::sleep(delay) => State::Dialing,
+            },
+            State::Open(connected) => {
+                let connected = *connected;
+                let opened_at = tokio::time::Instant::now();
+                queue.connection_opened();
+                // The subprotocol the server picked is always said (unless -q): a
+                // script that asked for one needs to know which it got.
+                let picked = connected.protocol.is_some() && !session.quiet;
+                if show_status || picked || (*connected_before && !session.quiet) {
+                    let line = match &connected.protocol {
+                        Some(p) => format!("connected to {} (subprotocol: {p})", session.dial.url),
+                        None => format!("connected to {}", session.dial.url),
+                    };
+                    sink.notice(line).await;
+                }
+                *connected_before = true;
+                sink.emit(Event::Open {
+                    url: session.dial.url.to_string(),
+                    protocol: connected.protocol.clone(),
+                    peer: None,
+                })
+                .await;
+                let finished = pump(
+                    connected.ws,
+                    queue,
+                    sink,
+                    &pump_config,
+                    done_when.as_mut(),
+                    &mut shutdown,
+                )
+                .await;
+                if let Some(warning) = finished.not_echoed_warning().filter(|_| !session.quiet) {
+                    sink.notice(format!("warning: {warning}")).await;
+                }
+                // In a pipe whose input ended and went out in full, a normal Close
+                // from the peer (typically while we lingered for its replies) ends
+                // the session: it is not a dropped connection to redo. What it did
+                // not confirm is not sent again: a peer that answers and closes does
+                // not answer our confirmation pings, and sending again would repeat
+                // requests it served. (With -n, or while waiting for replies, the
+                // peer's Close is reconnected as before: those runs are about what
+                // the peer sends next.)
+                let session_over = session.pump.close_on_input_end
+                    && queue.all_sent()
+                    && finished.peer_closed_normally();
+                if session_over {
+                    queue.forget_unconfirmed();
+                }
+                let again = reconnect
+                    && finished.ended_by_peer()
+                    && !session_over
+                    && shutdown.borrow().is_none();
+                if !again {
+                    if finished.close_timed_out && !session.quiet {
+                        sink.notice(format!(
+                            "warning: the peer went {} without a word after our Close (--close-timeout)",
+                            humantime::format_duration(session.pump.close_timeout)
+                        ))
+                        .await;
+                    }
+                    return finished.into_result();
+                }
+                let received = finished.received;
+                let why = match finished.into_result() {
+                    Ok(()) => "the connection closed".to_string(),
+                    Err(err) => format!("{err:#}"),
+                };
+                // A connection that carried something, or lived a while, was a
+                // success. One that dropped at once (a server that accepts and
+                // closes) is a failed attempt like a refused dial, so backoff grows
+                // and --max-retries ends it.
+                let worked = received > 0 || opened_at.elapsed() >= STABLE_CONNECTION;
+                let delay = if worked {
+                    attempts.succeeded()
+                } else if let Some(delay) = attempts.failed() {
+                    delay
+                } else {
+                    return Err(coded(
+                        Exit::Connect,
+                        format!(
+                            "{why}; giving up after {} attempts in a row that failed (--max-retries {})",
+                            attempts.failed + 1,
+                            max_retries.unwrap_or_default()
+                        ),
+                    ));
+                };
+                if !session.quiet {
+                    sink.notice(format!(
+                        "{why}; reconnecting in {:.1}s",
+                        delay.as_secs_f64()
+                    ))
+                    .await;
+                }
+                State::BackingOff(delay)
+            }
+        };
+    }
+}
+
+/// Resolves, with the error to end on, when Ctrl-C is pressed or the session's
+/// deadline passes: the one place a waiting session stops.
+async fn stopped(
+    shutdown: &mut watch::Receiver<Option<u16>>,
+    deadline: Option<Deadline>,
+) -> anyhow::Error {
     let out_of_time = async {
         match deadline {
             Some(deadline) => tokio::time::sleep_until(deadline.at).await,
             None => std::future::pending().await,
         }
     };
-    tokio::pin!(out_of_time);
-    loop {
-        let attempt = tokio::select! {
-            biased;
-            _ = interrupted(&mut shutdown) => return Err(coded(Exit::Interrupted, "interrupted")),
-            () = &mut out_of_time => return Err(deadline.expect("armed").error()),
-            attempt = dial(&session.dial) => attempt,
-        };
-        let connected = match attempt {
-            Ok(connected) => connected,
-            Err(err) => {
-                let retryable = matches!(exit_code_of(&err), Exit::Connect | Exit::Timeout);
-                if !(reconnect && retryable && max_retries.is_none_or(|max| failed_attempts < max))
-                {
-                    return Err(err);
-                }
-                let delay = backoff_delay(failed_attempts);
-                failed_attempts += 1;
-                if !session.quiet {
-                    sink.notice(format!(
-                        "{err:#}; reconnecting in {:.1}s",
-                        delay.as_secs_f64()
-                    ))
-                    .await;
-                }
-                tokio::select! {
-                    _ = interrupted(&mut shutdown) => return Err(coded(Exit::Interrupted, "interrupted")),
-                    () = &mut out_of_time => return Err(deadline.expect("armed").error()),
-                    () = tokio::time::sleep(delay) => continue,
-                }
-            }
-        };
-        let opened_at = tokio::time::Instant::now();
-        queue.connection_opened();
-        // The subprotocol the server picked is always said (unless -q): a script
-        // that asked for one needs to know which it got.
-        let picked = connected.protocol.is_some() && !session.quiet;
-        if show_status || picked || (*connected_before && !session.quiet) {
-            let line = match &connected.protocol {
-                Some(p) => format!("connected to {} (subprotocol: {p})", session.dial.url),
-                None => format!("connected to {}", session.dial.url),
-            };
-            sink.notice(line).await;
-        }
-        *connected_before = true;
-        sink.emit(Event::Open {
-            url: session.dial.url.to_string(),
-            protocol: connected.protocol.clone(),
-            peer: None,
-        })
-        .await;
-        let finished = pump(
-            connected.ws,
-            queue,
-            sink,
-            &pump_config,
-            done_when.as_mut(),
-            &mut shutdown,
-        )
-        .await;
-        if let Some(warning) = finished.not_echoed_warning().filter(|_| !session.quiet) {
-            sink.notice(format!("warning: {warning}")).await;
-        }
-        // In a pipe whose input ended and went out in full, a normal Close from
-        // the peer (typically while we lingered for its replies) ends the session:
-        // it is not a dropped connection to redo. What it did not confirm is not
-        // sent again: a peer that answers and closes does not answer our
-        // confirmation pings, and sending again would repeat requests it served.
-        // (With -n, or while waiting for replies, the peer's Close is reconnected
-        // as before: those runs are about what the peer sends next.)
-        let session_over =
-            session.pump.close_on_input_end && queue.all_sent() && finished.peer_closed_normally();
-        if session_over {
-            queue.forget_unconfirmed();
-        }
-        if reconnect && finished.ended_by_peer() && !session_over && shutdown.borrow().is_none() {
-            let received = finished.received;
-            let why = match finished.into_result() {
-                Ok(()) => "the connection closed".to_string(),
-                Err(err) => format!("{err:#}"),
-            };
-            // A connection that carried something, or lived a while, was a
-            // success: the count starts again. One that dropped at once (a server
-            // that accepts and closes) is a failed attempt like a refused dial, so
-            // backoff grows and --max-retries ends it.
-            let worked = received > 0 || opened_at.elapsed() >= STABLE_CONNECTION;
-            if worked {
-                failed_attempts = 0;
-            } else if max_retries.is_some_and(|max| failed_attempts >= max) {
-                return Err(coded(
-                    Exit::Connect,
-                    format!(
-                        "{why}; giving up after {} attempts in a row that failed (--max-retries {})",
-                        failed_attempts + 1,
-                        max_retries.unwrap_or_default()
-                    ),
-                ));
-            }
-            let delay = backoff_delay(failed_attempts);
-            if !worked {
-                failed_attempts += 1;
-            }
-            if !session.quiet {
-                sink.notice(format!(
-                    "{why}; reconnecting in {:.1}s",
-                    delay.as_secs_f64()
-                ))
-                .await;
-            }
-            tokio::select! {
-                _ = interrupted(&mut shutdown) => return Err(coded(Exit::Interrupted, "interrupted")),
-                () = &mut out_of_time => return Err(deadline.expect("armed").error()),
-                () = tokio::time::sleep(delay) => continue,
-            }
-        }
-        if finished.close_timed_out && !session.quiet {
-            sink.notice(format!(
-                "warning: the peer went {} without a word after our Close (--close-timeout)",
-                humantime::format_duration(session.pump.close_timeout)
-            ))
-            .await;
-        }
-        return finished.into_result();
+    tokio::select! {
+        biased;
+        _ = interrupted(shutdown) => coded(Exit::Interrupted, "interrupted"),
+        () = out_of_time => deadline.expect("armed").error(),
     }
 }
 
