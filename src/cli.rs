@@ -218,27 +218,8 @@ pub struct FormatArgs {
     pub show_control: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InputFormat {
-    /// One line is one text message, verbatim
-    Text,
-    /// One line holds one JSON value, sent compact (blank lines skipped)
-    Json,
-    /// One line of base64 is one binary message
-    Base64,
-    /// All of stdin (or each --file) is one binary message
-    Binary,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// Text messages verbatim plus a newline; binary messages as raw bytes
-    Text,
-    /// One compact JSON value per message (always valid JSON Lines)
-    Json,
-    /// One JSON object per event: open, text, binary, ping, pong, close, error
-    Events,
-}
+// The record formats are record's; clap reads them as they are.
+pub use crate::record::formats::{InputFormat, OutputFormat};
 
 /// How long a pipe waits, after its input ended, for the peer to stop sending.
 /// Servers answer asynchronously and stop sending once they read our Close; a

@@ -47,7 +47,11 @@ pub async fn run_pipe(
         max_message_size: session.pump.max_message_size,
     };
     let start_input = |input_tx, budget| {
-        spawn_reader_with_progress(sources, format, input_tx, Some(budget), progress);
+        let bar = progress.then(|| {
+            Box::new(crate::ui::progress::InputBar::default())
+                as Box<dyn crate::record::input::ReadProgress>
+        });
+        spawn_reader_with_progress(sources, format, input_tx, Some(budget), bar);
     };
     run_session(session, output, done_when, start_input, StartsProgress).await
 }

@@ -11,9 +11,9 @@ use base64::Engine;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::cli::InputFormat;
 use crate::exit::{Exit, coded};
 use crate::record::feed::{Input, InputBudget};
+use crate::record::formats::InputFormat;
 
 /// Where records come from.
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ pub struct RecordFormat {
 /// Reads every source in order on a new thread and feeds the pump. Ends with
 /// `Input::End`, or `Input::Invalid` at the first bad record (nothing after it is read).
 pub fn spawn_reader(sources: Vec<Source>, format: RecordFormat, tx: mpsc::Sender<Input>) {
-    spawn_reader_with_progress(sources, format, tx, None, false);
+    spawn_reader_with_progress(sources, format, tx, None, None);
 }
 
 /// As [`spawn_reader`]; with `progress`, a file (or a stdin redirected from a file)
@@ -89,7 +89,7 @@ pub fn spawn_reader_with_progress(
     format: RecordFormat,
     tx: mpsc::Sender<Input>,
     budget: Option<Arc<InputBudget>>,
-    progress: bool,
+    progress: Option<Box<dyn ReadProgress>>,
 ) {
     std::thread::Builder::new()
         .name("wspipe-input".into())
@@ -100,7 +100,7 @@ pub fn spawn_reader_with_progress(
                 batch: Vec::new(),
                 bytes: 0,
             };
-            let end = read_all(&sources, format, &mut feeder, progress);
+            let end = read_all(&sources, format, &mut feeder, progress.as_deref());
             let last = match end {
                 Ok(()) => Input::End,
                 Err(err) => Input::Invalid(err),
@@ -152,7 +152,7 @@ fn read_all(
     sources: &[Source],
     format: RecordFormat,
     feeder: &mut Feeder,
-    progress: bool,
+    progress: Option<&dyn ReadProgress>,
 ) -> anyhow::Result<()> {
     for source in sources {
         let name = source.describe();
@@ -172,14 +172,14 @@ fn read_all(
             }
             Source::Stdin => {
                 let (stdin, size) = raw_stdin();
-                let (reader, bar) = with_progress(stdin, size.filter(|_| progress), &name);
+                let (reader, shown) = with_progress(stdin, size, &name, progress);
                 let more = read_stream(
                     BufReader::with_capacity(64 * 1024, reader),
                     &name,
                     format,
                     feeder,
                 );
-                finish_progress(bar);
+                finish_progress(shown);
                 if !more? {
                     return Ok(());
                 }
@@ -191,15 +191,15 @@ fn read_all(
                         format!("cannot open {}: {}", path.display(), io_reason(&e)),
                     )
                 })?;
-                let size = file.metadata().ok().map(|m| m.len()).filter(|_| progress);
-                let (reader, bar) = with_progress(Box::new(file), size, &name);
+                let size = file.metadata().ok().map(|m| m.len());
+                let (reader, shown) = with_progress(Box::new(file), size, &name, progress);
                 let more = read_stream(
                     BufReader::with_capacity(64 * 1024, reader),
                     &name,
                     format,
                     feeder,
                 );
-                finish_progress(bar);
+                finish_progress(shown);
                 if !more? {
                     return Ok(());
                 }
@@ -312,24 +312,34 @@ fn raw_stdin() -> (Box<dyn Read + Send>, Option<u64>) {
 /// Inputs smaller than this finish too fast for a bar to help.
 const PROGRESS_MIN_BYTES: u64 = 1 << 20;
 
-/// Wraps a reader in a progress bar when its size is known and large enough.
-fn with_progress(
+/// Shows how far a large input has been read; how is the command's business (a
+/// bar on a terminal).
+pub trait ReadProgress: Send {
+    /// Wraps `reader`, `size` bytes called `name`, so that what is read is counted.
+    fn start(&self, reader: Box<dyn Read + Send>, size: u64, name: &str) -> Box<dyn Read + Send>;
+    /// The input was read to its end, or failed: the display goes away.
+    fn finish(&self);
+}
+
+/// Wraps a reader for `progress` when its size is known and large enough; says
+/// whether it did.
+fn with_progress<'a>(
     reader: Box<dyn Read + Send>,
     size: Option<u64>,
     name: &str,
-) -> (Box<dyn Read + Send>, Option<indicatif::ProgressBar>) {
-    match size {
-        Some(size) if size >= PROGRESS_MIN_BYTES => {
-            let bar = crate::ui::progress::bytes_bar(size, format!("sending {name}"));
-            (Box::new(bar.wrap_read(reader)), Some(bar))
+    progress: Option<&'a dyn ReadProgress>,
+) -> (Box<dyn Read + Send>, Option<&'a dyn ReadProgress>) {
+    match (size, progress) {
+        (Some(size), Some(progress)) if size >= PROGRESS_MIN_BYTES => {
+            (progress.start(reader, size, name), Some(progress))
         }
         _ => (reader, None),
     }
 }
 
-fn finish_progress(bar: Option<indicatif::ProgressBar>) {
-    if let Some(bar) = bar {
-        crate::ui::progress::finish_bar(bar);
+fn finish_progress(shown: Option<&dyn ReadProgress>) {
+    if let Some(progress) = shown {
+        progress.finish();
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod event;
 pub mod feed;
+pub mod formats;
 pub mod input;
 pub mod output;
 pub mod sanitize;

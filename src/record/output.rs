@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
-use crate::cli::OutputFormat;
 use crate::record::event::{Batch, Event, EventTx, Received};
+use crate::record::formats::OutputFormat;
 use crate::record::sanitize;
 
 /// How events become bytes.

@@ -94,6 +94,32 @@ pub fn finish_bar(bar: ProgressBar) {
     }
 }
 
+/// An input's progress as a byte bar on stderr (see [`bytes_bar`]).
+#[derive(Debug, Default)]
+pub struct InputBar(Mutex<Option<ProgressBar>>);
+
+impl crate::record::input::ReadProgress for InputBar {
+    fn start(
+        &self,
+        reader: Box<dyn std::io::Read + Send>,
+        size: u64,
+        name: &str,
+    ) -> Box<dyn std::io::Read + Send> {
+        let bar = bytes_bar(size, format!("sending {name}"));
+        let wrapped = Box::new(bar.wrap_read(reader));
+        if let Ok(mut shown) = self.0.lock() {
+            *shown = Some(bar);
+        }
+        wrapped
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.0.lock().ok().and_then(|mut shown| shown.take()) {
+            finish_bar(bar);
+        }
+    }
+}
+
 /// The connection's lines (`-v`, warnings) printed above the bar, if one is drawn.
 #[derive(Debug)]
 pub struct AboveBar;

@@ -19,11 +19,11 @@ use rustyline::{CompletionType, Config, Context, Editor, EventHandler, Helper, K
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use crate::cli::InputFormat;
 use crate::conn::pump::DoneWhen;
 use crate::conn::session::ClientSession;
 use crate::record::event::Event;
 use crate::record::feed::Input;
+use crate::record::formats::InputFormat;
 use crate::record::input::{BASE64_LENIENT, parse_record};
 use crate::record::output::{base64_of, rfc3339_now};
 use crate::record::sanitize;
