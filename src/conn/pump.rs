@@ -26,8 +26,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 pub use super::ending::{CloseCause, Finished, normal_close, shutdown_frame};
 use super::queue::InputQueue;
-use super::reader::read_half;
-use super::writer::write_half;
+use super::reader::{ReaderLink, read_half};
+use super::writer::{WriterLink, write_half};
 use crate::exit::{Exit, coded};
 use crate::record::event::EventSink;
 
@@ -181,38 +181,29 @@ where
     let (confirmed_tx, confirmed_rx) = watch::channel(0u64);
     let confirming = queue.unconfirmed.is_some();
 
-    let reader = read_half(
-        &mut rx,
-        sink,
-        cfg,
-        &mut done_when,
-        &tx,
-        cmd_tx,
-        state_rx,
-        Clocks {
-            heard: &last_heard,
-            data: &last_data,
-            lingering: &lingering,
-            started,
-        },
-        confirming.then_some(&confirmed_tx),
-    );
-    let writer = write_half(
-        &tx,
-        queue,
-        cfg,
-        cmd_rx,
-        state_tx,
-        reader_done_rx,
-        shutdown,
-        Clocks {
-            heard: &last_heard,
-            data: &last_data,
-            lingering: &lingering,
-            started,
-        },
-        confirmed_rx,
-    );
+    let clocks = Clocks {
+        heard: &last_heard,
+        data: &last_data,
+        lingering: &lingering,
+        started,
+    };
+    let reader_link = ReaderLink {
+        ws_tx: &tx,
+        cmds: cmd_tx,
+        writer_state: state_rx,
+        clocks,
+        confirmed: confirming.then_some(&confirmed_tx),
+    };
+    let writer_link = WriterLink {
+        ws_tx: &tx,
+        cmds: cmd_rx,
+        state: state_tx,
+        reader_done: reader_done_rx,
+        clocks,
+        confirmed: confirmed_rx,
+    };
+    let reader = read_half(&mut rx, sink, cfg, &mut done_when, reader_link);
+    let writer = write_half(queue, cfg, shutdown, writer_link);
     let reader = async {
         let end = reader.await;
         let _ = reader_done_tx.send(true);

@@ -33,22 +33,37 @@ pub(super) struct ReadEnd {
     pub(super) not_echoed: u64,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The reader's ends of what the two halves share.
+pub(super) struct ReaderLink<'a, S> {
+    /// For echoes, fed by the reader itself.
+    pub(super) ws_tx: &'a SharedSink<S>,
+    /// Asks the writer to close (1002, 1007, 1009, done, output closed).
+    pub(super) cmds: mpsc::Sender<WriterCmd>,
+    /// What the writer did: Close sent, or failed.
+    pub(super) writer_state: mpsc::Receiver<WriterState>,
+    pub(super) clocks: Clocks<'a>,
+    /// With delivery confirmation: how many messages the peer confirmed.
+    pub(super) confirmed: Option<&'a watch::Sender<u64>>,
+}
+
 pub(super) async fn read_half<S, E>(
     rx: &mut SplitStream<WebSocketStream<S>>,
     sink: &mut E,
     cfg: &PumpConfig,
     done_when: &mut Option<&mut DoneWhen>,
-    ws_tx: &SharedSink<S>,
-    cmds: mpsc::Sender<WriterCmd>,
-    mut writer_state: mpsc::Receiver<WriterState>,
-    clocks: Clocks<'_>,
-    confirmed: Option<&watch::Sender<u64>>,
+    link: ReaderLink<'_, S>,
 ) -> ReadEnd
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     E: EventSink,
 {
+    let ReaderLink {
+        ws_tx,
+        cmds,
+        mut writer_state,
+        clocks,
+        confirmed,
+    } = link;
     let mut end = ReadEnd {
         peer_close: None,
         failure: None,

@@ -28,21 +28,37 @@ pub(super) struct WriteEnd {
     pub(super) failure: Option<anyhow::Error>,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The writer's ends of what the two halves share.
+pub(super) struct WriterLink<'a, S> {
+    pub(super) ws_tx: &'a SharedSink<S>,
+    /// The reader's requests to close.
+    pub(super) cmds: mpsc::Receiver<WriterCmd>,
+    /// Tells the reader that our Close went out, or that writing failed.
+    pub(super) state: mpsc::Sender<WriterState>,
+    /// Turns true when the reader is done: nothing more to write for.
+    pub(super) reader_done: watch::Receiver<bool>,
+    pub(super) clocks: Clocks<'a>,
+    /// How many messages the peer confirmed (delivery confirmation).
+    pub(super) confirmed: watch::Receiver<u64>,
+}
+
 pub(super) async fn write_half<S>(
-    ws_tx: &SharedSink<S>,
     queue: &mut InputQueue,
     cfg: &PumpConfig,
-    mut cmds: mpsc::Receiver<WriterCmd>,
-    state: mpsc::Sender<WriterState>,
-    mut reader_done: watch::Receiver<bool>,
     shutdown: &mut watch::Receiver<Option<u16>>,
-    clocks: Clocks<'_>,
-    mut confirmed: watch::Receiver<u64>,
+    link: WriterLink<'_, S>,
 ) -> WriteEnd
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
+    let WriterLink {
+        ws_tx,
+        mut cmds,
+        state,
+        mut reader_done,
+        clocks,
+        mut confirmed,
+    } = link;
     let mut end = WriteEnd {
         initiated: None,
         failure: None,
