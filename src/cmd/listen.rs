@@ -17,9 +17,8 @@ use crate::conn::accept::{
     tls_acceptor,
 };
 use crate::conn::credentials::Required;
-use crate::conn::ending::close_words;
-use crate::conn::hub::{ClientEnd, ClientSink, Hub, TOO_SLOW, too_slow_message};
-use crate::conn::pump::{CloseCause, Finished, PumpConfig, shutdown_channel};
+use crate::conn::hub::{ClientSink, Hub};
+use crate::conn::pump::{Finished, PumpConfig, shutdown_channel};
 use crate::conn::session::close_on_ctrl_c_with;
 use crate::exit::{Exit, coded};
 use crate::record::event::{Event, EventSink, EventTx};
@@ -310,7 +309,7 @@ async fn serve_client(server: &Server, accepted: Accepted, out: &EventTx) -> any
         .await;
     let end = server.hub.serve(ws, client, &mut sink, &server.pump).await;
     drop(slot);
-    let (line, error) = describe_end(&end);
+    let (line, error) = end.describe();
     if server.report {
         eprintln!("client {id} {line}");
         if let Some(warning) = end.finished.as_ref().and_then(Finished::not_echoed_warning) {
@@ -321,39 +320,6 @@ async fn serve_client(server: &Server, accepted: Accepted, out: &EventTx) -> any
         sink.out.emit(Event::Error(error)).await;
     }
     end.into_result()
-}
-
-/// How a client's end reads on stderr (after "client N "), and the error event it
-/// stands for, if it was not a clean close.
-fn describe_end(end: &ClientEnd) -> (String, Option<String>) {
-    if let Some(failure) = end.finished.as_ref().and_then(|f| f.failure.as_ref()) {
-        let message = format!("{failure:#}");
-        return (format!("disconnected: {message}"), Some(message));
-    }
-    match (end.closed_by_server, &end.finished) {
-        (Some(TOO_SLOW), _) => {
-            let message = too_slow_message();
-            (message.clone(), Some(message))
-        }
-        (Some(code), _) => (format!("closed ({code})"), None),
-        (None, None) => ("closed".to_string(), None),
-        (None, Some(finished)) => match (&finished.initiated, &finished.peer_close) {
-            (Some(CloseCause::InvalidInput(_)), _) => (
-                "closed (1000) after an invalid stdin record".to_string(),
-                None,
-            ),
-            (Some(_), _) => ("closed (1000)".to_string(), None),
-            (None, Some(Some(frame))) => match close_words(frame) {
-                (code, None) => (format!("disconnected ({code})"), None),
-                (code, Some(reason)) => (format!("disconnected ({code}: {reason})"), None),
-            },
-            (None, Some(None)) => ("disconnected (no status code)".to_string(), None),
-            (None, None) => {
-                let message = "the connection ended without a close frame".to_string();
-                (format!("disconnected: {message}"), Some(message))
-            }
-        },
-    }
 }
 
 /// Resolves when a shutdown code has been set (never, if the channel is gone).

@@ -1,5 +1,6 @@
 //! How a connection ends: why we sent Close ([`CloseCause`]), what became of the
-//! run ([`Finished`]), and the one mapping of an ending to the contract's exit code.
+//! run ([`Finished`], and for `listen`'s clients [`ClientEnd`]), and the one place
+//! an ending becomes words and an exit code.
 
 use std::io;
 
@@ -7,6 +8,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use super::hub::{MAX_BEHIND_BYTES, MAX_BEHIND_MESSAGES, TOO_SLOW};
 use super::pump::Deadline;
 use crate::exit::{Exit, coded};
 
@@ -155,4 +157,66 @@ pub fn describe_io(e: &io::Error) -> String {
             }
         }
     }
+}
+
+/// How a client's connection ended.
+#[derive(Debug)]
+pub struct ClientEnd {
+    /// The pump's ending; None when the connection was dropped after the close grace.
+    pub finished: Option<Finished>,
+    /// The close code the server asked for: 1008 (too slow) or the shutdown code.
+    pub closed_by_server: Option<u16>,
+}
+
+impl ClientEnd {
+    /// How a client's end reads on stderr (after "client N "), and the error event it
+    /// stands for, if it was not a clean close.
+    pub fn describe(&self) -> (String, Option<String>) {
+        if let Some(failure) = self.finished.as_ref().and_then(|f| f.failure.as_ref()) {
+            let message = format!("{failure:#}");
+            return (format!("disconnected: {message}"), Some(message));
+        }
+        match (self.closed_by_server, &self.finished) {
+            (Some(TOO_SLOW), _) => {
+                let message = too_slow_message();
+                (message.clone(), Some(message))
+            }
+            (Some(code), _) => (format!("closed ({code})"), None),
+            (None, None) => ("closed".to_string(), None),
+            (None, Some(finished)) => match (&finished.initiated, &finished.peer_close) {
+                (Some(CloseCause::InvalidInput(_)), _) => (
+                    "closed (1000) after an invalid stdin record".to_string(),
+                    None,
+                ),
+                (Some(_), _) => ("closed (1000)".to_string(), None),
+                (None, Some(Some(frame))) => match close_words(frame) {
+                    (code, None) => (format!("disconnected ({code})"), None),
+                    (code, Some(reason)) => (format!("disconnected ({code}: {reason})"), None),
+                },
+                (None, Some(None)) => ("disconnected (no status code)".to_string(), None),
+                (None, None) => {
+                    let message = "the connection ended without a close frame".to_string();
+                    (format!("disconnected: {message}"), Some(message))
+                }
+            },
+        }
+    }
+
+    /// The exit status this connection stands for (`listen --once`).
+    pub fn into_result(self) -> anyhow::Result<()> {
+        match (self.closed_by_server, self.finished) {
+            (_, Some(f)) if f.failure.is_some() => f.into_result(),
+            (Some(TOO_SLOW), _) => Err(coded(Exit::Failure, too_slow_message())),
+            (Some(_), _) | (None, None) => Err(coded(Exit::Interrupted, "interrupted")),
+            (None, Some(f)) => f.into_result(),
+        }
+    }
+}
+
+/// Why a client too far behind was closed (1008).
+pub fn too_slow_message() -> String {
+    format!(
+        "too slow: more than {MAX_BEHIND_MESSAGES} messages or {} MiB waiting; closed with {TOO_SLOW}",
+        MAX_BEHIND_BYTES >> 20
+    )
 }

@@ -19,9 +19,10 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::pump::{Finished, PumpConfig, pump};
+use super::ending::ClientEnd;
+use super::pump::{PumpConfig, pump};
 use crate::conn::queue::InputQueue;
-use crate::exit::{Exit, coded, exit_code_of};
+use crate::exit::{coded, exit_code_of};
 use crate::record::event::{Event, EventSink, EventTx};
 use crate::record::feed::Input;
 
@@ -87,34 +88,6 @@ pub struct Client {
     mailbox: mpsc::UnboundedReceiver<Input>,
     backlog: Arc<Backlog>,
     kill: watch::Receiver<Option<u16>>,
-}
-
-/// How a client's connection ended.
-#[derive(Debug)]
-pub struct ClientEnd {
-    /// The pump's ending; None when the connection was dropped after the close grace.
-    pub finished: Option<Finished>,
-    /// The close code the server asked for: 1008 (too slow) or the shutdown code.
-    pub closed_by_server: Option<u16>,
-}
-
-impl ClientEnd {
-    /// The exit status this connection stands for (`listen --once`).
-    pub fn into_result(self) -> anyhow::Result<()> {
-        match (self.closed_by_server, self.finished) {
-            (_, Some(f)) if f.failure.is_some() => f.into_result(),
-            (Some(TOO_SLOW), _) => Err(coded(Exit::Failure, too_slow_message())),
-            (Some(_), _) | (None, None) => Err(coded(Exit::Interrupted, "interrupted")),
-            (None, Some(f)) => f.into_result(),
-        }
-    }
-}
-
-pub fn too_slow_message() -> String {
-    format!(
-        "too slow: more than {MAX_BEHIND_MESSAGES} messages or {} MiB waiting; closed with {TOO_SLOW}",
-        MAX_BEHIND_BYTES >> 20
-    )
 }
 
 impl Default for Hub {
