@@ -9,6 +9,7 @@ pub mod dial;
 pub mod ending;
 pub mod handshake_log;
 pub mod hub;
+mod keepalive;
 pub mod notify;
 pub mod options;
 pub mod proxy;

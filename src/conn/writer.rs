@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use super::delivery::Unconfirmed;
 use super::ending::{CloseCause, shutdown_frame};
+use super::keepalive::{Due, Keepalive};
 use super::pump::{BURST, Clocks, PumpConfig, SharedSink, WriterCmd, WriterState, later};
 use super::queue::InputQueue;
 use crate::exit::{Exit, coded};
@@ -63,21 +64,12 @@ where
         initiated: None,
         failure: None,
     };
-    // Pings go out every `ping_interval` (or `ping_timeout` alone); the timer ticks
-    // at the shorter of the two so a missing pong is noticed on time.
-    let ping_every = cfg.ping_interval.or(cfg.ping_timeout);
-    let tick_every = match (ping_every, cfg.ping_timeout) {
-        (Some(every), Some(limit)) => Some(every.min(limit)),
-        (every, _) => every,
-    };
-    let mut keepalive = tick_every.map(|every| {
+    let mut pings = Keepalive::new(cfg.ping_interval, cfg.ping_timeout);
+    let mut keepalive = pings.tick_every().map(|every| {
         let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         timer
     });
-    // When the oldest unanswered ping went out, and when the last one did (ms since `started`).
-    let mut ping_outstanding_since: Option<u64> = None;
-    let mut last_ping_at: u64 = 0;
     let mut input_open = !queue.ended;
     let mut shutdown_alive = true;
     // After the input ended: close once the peer has sent no data message for the
@@ -160,36 +152,28 @@ where
                 (Some(shutdown_frame(code)), CloseCause::Shutdown(code))
             }
             () = tick => {
-                let now = clocks.now_ms();
-                let heard = clocks.heard.load(Ordering::Relaxed);
-                if let Some(since) = ping_outstanding_since {
-                    if heard >= since {
-                        ping_outstanding_since = None;
-                    } else if let Some(limit) = cfg.ping_timeout {
-                        if now.saturating_sub(since) >= limit.as_millis() as u64 {
+                match pings.tick(clocks.now_ms(), clocks.heard.load(Ordering::Relaxed)) {
+                    Due::Nothing => {}
+                    Due::TimedOut(limit) => {
+                        end.failure = Some(coded(
+                            Exit::Timeout,
+                            format!("no pong within {} (--ping-timeout)", humantime::format_duration(limit)),
+                        ));
+                        let _ = state.try_send(WriterState::Failed);
+                        return end;
+                    }
+                    Due::Ping => {
+                        let ping = Message::Ping(Bytes::from_static(b"wspipe"));
+                        // A ping refused because a Close is under way says nothing;
+                        // a socket that failed under it ends the run, with the reason.
+                        if let Err(WsError::Io(err)) = ws_tx.lock().await.send(ping).await {
                             end.failure = Some(coded(
-                                Exit::Timeout,
-                                format!("no pong within {} (--ping-timeout)", humantime::format_duration(limit)),
+                                Exit::AbnormalClose,
+                                format!("connection lost: a keepalive ping could not be sent: {}", super::ending::describe_io(&err)),
                             ));
                             let _ = state.try_send(WriterState::Failed);
                             return end;
                         }
-                    }
-                }
-                let every = ping_every.map_or(u64::MAX, |d| d.as_millis() as u64);
-                if now.saturating_sub(last_ping_at) >= every {
-                    last_ping_at = now;
-                    ping_outstanding_since.get_or_insert(now);
-                    let ping = Message::Ping(Bytes::from_static(b"wspipe"));
-                    // A ping refused because a Close is under way says nothing;
-                    // a socket that failed under it ends the run, with the reason.
-                    if let Err(WsError::Io(err)) = ws_tx.lock().await.send(ping).await {
-                        end.failure = Some(coded(
-                            Exit::AbnormalClose,
-                            format!("connection lost: a keepalive ping could not be sent: {}", super::ending::describe_io(&err)),
-                        ));
-                        let _ = state.try_send(WriterState::Failed);
-                        return end;
                     }
                 }
                 continue;
