@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
-use super::ending::CloseCause;
+use super::ending::{CloseCause, Finished};
 use super::pump::{Deadline, DoneWhen, PumpConfig, pump};
 use super::queue::InputQueue;
 use crate::exit::{Exit, exit_code_of};
@@ -86,6 +86,17 @@ struct Run {
 }
 
 impl Run {
+    /// The pump on `ours`, fed by this run's queue.
+    fn pump<'a>(
+        &'a mut self,
+        ours: WebSocketStream<DuplexStream>,
+        sink: &'a mut Collect,
+        cfg: &'a PumpConfig,
+        done: Option<&'a mut DoneWhen>,
+    ) -> impl Future<Output = Finished> + 'a {
+        pump(ours, &mut self.queue, sink, cfg, done, &mut self.shutdown)
+    }
+
     fn new() -> Run {
         let (input, queue) = InputQueue::new(16);
         let (shutdown_tx, shutdown) = watch::channel(None);
@@ -117,17 +128,7 @@ async fn our_close_when_the_input_ends_is_answered_and_ends_cleanly() {
         );
         peer.flush().await.unwrap();
     };
-    let (finished, ()) = tokio::join!(
-        pump(
-            ours,
-            &mut run.queue,
-            &mut sink,
-            &cfg,
-            None,
-            &mut run.shutdown
-        ),
-        peer_side
-    );
+    let (finished, ()) = tokio::join!(run.pump(ours, &mut sink, &cfg, None), peer_side);
     assert!(matches!(finished.initiated, Some(CloseCause::InputEnded)));
     assert!(finished.peer_close.is_some(), "the peer's answer was read");
     assert!(finished.into_result().is_ok());
@@ -149,17 +150,7 @@ async fn the_peers_close_is_answered_and_its_code_decides_the_exit() {
             matches!(next(&mut peer).await, Message::Close(Some(f)) if u16::from(f.code) == 4001)
         );
     };
-    let (finished, ()) = tokio::join!(
-        pump(
-            ours,
-            &mut run.queue,
-            &mut sink,
-            &cfg,
-            None,
-            &mut run.shutdown
-        ),
-        peer_side
-    );
+    let (finished, ()) = tokio::join!(run.pump(ours, &mut sink, &cfg, None), peer_side);
     assert_eq!(sink.texts(), ["last words"]);
     assert!(matches!(sink.events.last(), Some(Event::Close(Some(f))) if u16::from(f.code) == 4001));
     assert!(finished.initiated.is_none());
@@ -194,17 +185,7 @@ async fn a_close_while_the_sink_holds_a_message_loses_nothing() {
             matches!(next(&mut peer).await, Message::Close(Some(f)) if f.code == CloseCode::Normal)
         );
     };
-    let (finished, ()) = tokio::join!(
-        pump(
-            ours,
-            &mut run.queue,
-            &mut sink,
-            &cfg,
-            None,
-            &mut run.shutdown
-        ),
-        peer_side
-    );
+    let (finished, ()) = tokio::join!(run.pump(ours, &mut sink, &cfg, None), peer_side);
     assert_eq!(sink.texts(), ["one", "two"]);
     assert!(matches!(sink.events.last(), Some(Event::Close(_))));
     assert!(finished.into_result().is_ok());
@@ -232,17 +213,7 @@ async fn pings_are_answered_in_order_with_the_messages_around_them() {
         peer.send(Message::Close(None)).await.unwrap();
         assert!(matches!(next(&mut peer).await, Message::Close(_)));
     };
-    let (finished, ()) = tokio::join!(
-        pump(
-            ours,
-            &mut run.queue,
-            &mut sink,
-            &cfg,
-            None,
-            &mut run.shutdown
-        ),
-        peer_side
-    );
+    let (finished, ()) = tokio::join!(run.pump(ours, &mut sink, &cfg, None), peer_side);
     let order: Vec<String> = sink
         .events
         .iter()
@@ -290,17 +261,7 @@ async fn a_stalled_sink_stops_reading_and_the_peer_waits_then_everything_arrives
         peer.send(Message::Close(None)).await.unwrap();
         assert!(matches!(next(&mut peer).await, Message::Close(_)));
     };
-    let (finished, ()) = tokio::join!(
-        pump(
-            ours,
-            &mut run.queue,
-            &mut sink,
-            &cfg,
-            None,
-            &mut run.shutdown
-        ),
-        peer_side
-    );
+    let (finished, ()) = tokio::join!(run.pump(ours, &mut sink, &cfg, None), peer_side);
     let texts = sink.texts();
     assert_eq!(texts.len(), COUNT);
     assert!(texts.iter().enumerate().all(|(i, t)| *t == format!("m{i}")));
@@ -334,17 +295,7 @@ async fn count_closes_after_exactly_n_messages() {
         }
         peer.flush().await.unwrap();
     };
-    let (finished, ()) = tokio::join!(
-        pump(
-            ours,
-            &mut run.queue,
-            &mut sink,
-            &cfg,
-            Some(&mut done),
-            &mut run.shutdown
-        ),
-        peer_side
-    );
+    let (finished, ()) = tokio::join!(run.pump(ours, &mut sink, &cfg, Some(&mut done)), peer_side);
     assert_eq!(sink.texts(), ["m0", "m1"], "like head -n 2");
     assert!(matches!(finished.initiated, Some(CloseCause::Done)));
     assert!(finished.into_result().is_ok());
@@ -371,17 +322,7 @@ async fn timeout_sends_close_with_the_reason_and_ends_with_exit_4() {
         }
         peer.flush().await.unwrap();
     };
-    let (finished, ()) = tokio::join!(
-        pump(
-            ours,
-            &mut run.queue,
-            &mut sink,
-            &cfg,
-            None,
-            &mut run.shutdown
-        ),
-        peer_side
-    );
+    let (finished, ()) = tokio::join!(run.pump(ours, &mut sink, &cfg, None), peer_side);
     assert_eq!(sink.texts(), ["early"]);
     let err = finished.into_result().unwrap_err();
     assert_eq!(exit_code_of(&err), Exit::Timeout);

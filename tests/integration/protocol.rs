@@ -136,18 +136,7 @@ async fn connect_answers_each_protocol_error_with_the_rfc_close_code() {
         let child = wspipe_command(&["connect", "-n", "-o", "events", &url])
             .spawn()
             .unwrap();
-        let (mut tcp, _) = listener.accept().await.unwrap();
-        let request = read_head(&mut tcp).await;
-        let accept = derive_accept_key(websocket_key(&request).as_bytes());
-        tcp.write_all(
-            format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                 Sec-WebSocket-Accept: {accept}\r\n\r\n"
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
+        let mut tcp = accept_upgrade(&listener).await;
         tcp.write_all(&bytes).await.unwrap();
         assert_eq!(close_code_from(&mut tcp).await, Some(code), "{what}");
         drop(tcp);
@@ -206,6 +195,24 @@ async fn connect_refuses_an_extension_it_did_not_ask_for() {
     );
 }
 
+/// Accepts one client on `listener` and completes its upgrade by hand (a raw
+/// server, to write frames byte by byte).
+async fn accept_upgrade(listener: &TcpListener) -> TcpStream {
+    let (mut tcp, _) = listener.accept().await.unwrap();
+    let request = read_head(&mut tcp).await;
+    let accept = derive_accept_key(websocket_key(&request).as_bytes());
+    tcp.write_all(
+        format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    tcp
+}
+
 /// The Sec-WebSocket-Key of a request head (header names are case-insensitive).
 fn websocket_key(request: &str) -> String {
     request
@@ -228,18 +235,7 @@ async fn echoes_that_cannot_go_out_after_our_close_are_reported() {
     let child = wspipe_command(&["connect", "--echo", "--timeout", "300ms", &url])
         .spawn()
         .unwrap();
-    let (mut tcp, _) = listener.accept().await.unwrap();
-    let request = read_head(&mut tcp).await;
-    let accept = derive_accept_key(websocket_key(&request).as_bytes());
-    tcp.write_all(
-        format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Accept: {accept}\r\n\r\n"
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
+    let mut tcp = accept_upgrade(&listener).await;
     // One message echoed as usual, then our Close (the --timeout) is awaited.
     tcp.write_all(&[0x81, 5, b'e', b'a', b'r', b'l', b'y'])
         .await
