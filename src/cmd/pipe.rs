@@ -53,14 +53,14 @@ pub async fn run_pipe(
         });
         spawn_reader_with_progress(sources, format, input_tx, Some(budget), bar);
     };
-    run_session(session, output, done_when, start_input, StartsProgress).await
+    run_session(session, output, done_when, start_input, ProgressAware).await
 }
 
 /// Passes events on; the connection's opening starts the input's progress bar
 /// (until then it is a spinner), and notices are printed above the bar.
-struct StartsProgress<E>(E);
+struct ProgressAware<E>(E);
 
-impl<E: EventSink> EventSink for StartsProgress<E> {
+impl<E: EventSink> EventSink for ProgressAware<E> {
     async fn emit(&mut self, event: Event) -> bool {
         if matches!(event, Event::Open { .. }) {
             crate::ui::progress::connection_opened();
