@@ -236,10 +236,11 @@ async fn progress_is_a_spinner_until_the_connection_opens() {
 
 /// The warning about unsent messages names where they came from, and counts only
 /// what never left: here a server that reads one message and then nothing, so
-/// most of a 20 MiB file is still queued when `--timeout` ends the run.
+/// most of a 60 MiB file is still queued when `--timeout` ends the run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsent_messages_are_counted_and_named_by_their_source() {
-    const LINES: usize = 20_000;
+    // 60 MiB: more than the input queue and both kernel buffers can hold.
+    const LINES: usize = 60_000;
     let server = TestServer::start(Behaviour::RecordThenStall { after: 1 }).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("requests.txt");
@@ -278,7 +279,9 @@ async fn unsent_messages_are_counted_and_named_by_their_source() {
 /// sometimes not; the warning appears exactly when the server did not get it.
 #[tokio::test]
 async fn the_unsent_warning_agrees_with_what_the_server_received() {
+    use tokio::io::AsyncBufReadExt;
     let modules = crate::common::peers::node_modules();
+    // Each connection logs how many messages it got once it is closed.
     let script = r#"
 const { WebSocketServer } = require('ws');
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 }, () =>
@@ -286,7 +289,9 @@ const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 }, () =>
 let n = 0;
 wss.on('connection', ws => {
   const id = ++n;
-  ws.on('message', m => console.log(`${id} got ${m}`));
+  let got = 0;
+  ws.on('message', () => { got += 1; });
+  ws.on('close', () => console.log(`${id} got ${got}`));
   ws.send('hello');
   ws.close();
 });
@@ -302,7 +307,6 @@ wss.on('connection', ws => {
         eprintln!("SKIP: node not available");
         return;
     };
-    use tokio::io::AsyncBufReadExt;
     let mut lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
     let Ok(Ok(Some(url))) =
         tokio::time::timeout(crate::common::TEST_DEADLINE, lines.next_line()).await
@@ -310,24 +314,22 @@ wss.on('connection', ws => {
         eprintln!("SKIP: node with ws@8 not available");
         return;
     };
-    let got = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
-    let seen = std::sync::Arc::clone(&got);
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(id) = line.strip_suffix(" got x") {
-                seen.lock().unwrap().insert(id.parse::<usize>().unwrap());
-            }
-        }
-    });
     for run_no in 1..=30usize {
         let out = run(&["send", &url, "x", "--expect", "nomatch"], b"").await;
         assert_eq!(out.code, 1, "{}", out.stderr);
         let warned = out
             .stderr
             .contains("warning: 1 message given on the command line was not sent");
-        // The server logs what it got before the next connection is made.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let received = got.lock().unwrap().contains(&run_no);
+        let line = tokio::time::timeout(crate::common::TEST_DEADLINE, lines.next_line())
+            .await
+            .expect("the server's count in time")
+            .unwrap()
+            .expect("the server's output went on");
+        let received = match line.strip_prefix(&format!("{run_no} got ")) {
+            Some("1") => true,
+            Some("0") => false,
+            _ => panic!("run {run_no}: unexpected server line {line:?}"),
+        };
         assert_ne!(warned, received, "run {run_no}: {}", out.stderr);
     }
 }
