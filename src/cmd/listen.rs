@@ -17,8 +17,9 @@ use crate::conn::accept::{
     tls_acceptor,
 };
 use crate::conn::credentials::Required;
+use crate::conn::ending::Finished;
 use crate::conn::hub::{ClientSink, Hub};
-use crate::conn::pump::{Finished, PumpConfig, shutdown_channel};
+use crate::conn::pump::{PumpConfig, shutdown_channel};
 use crate::conn::session::close_on_ctrl_c_with;
 use crate::exit::{Exit, coded};
 use crate::record::event::{Event, EventSink, EventTx};

@@ -24,7 +24,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
-pub use super::ending::{CloseCause, Finished, normal_close, shutdown_frame};
+use super::ending::{CloseCause, Finished};
 use super::queue::InputQueue;
 use super::reader::{ReaderLink, read_half};
 use super::writer::{WriterLink, write_half};

@@ -1,7 +1,7 @@
 //! The interactive REPL of `wspipe connect` when stdin and stdout are terminals:
 //! what a typed line means (messages, slash commands) and how received events look.
 //! The terminal session itself (editor thread, printer, Ctrl-C, shutdown) is
-//! [`crate::ui::terminal`], shared with chat.
+//! [`crate::ui::interactive`], shared with chat.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
