@@ -13,8 +13,8 @@ use rustyline::hint::{Hint, Hinter};
 use rustyline::history::FileHistory;
 use rustyline::validate::Validator;
 use rustyline::{
-    Cmd, ColorMode, CompletionType, ConditionalEventHandler, Config, Context, Editor, EventContext,
-    EventHandler, Helper, KeyCode, KeyEvent, Modifiers, RepeatCount,
+    Cmd, ColorMode, ConditionalEventHandler, Context, Editor, EventContext, EventHandler, Helper,
+    KeyCode, KeyEvent, Modifiers, RepeatCount,
 };
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -28,7 +28,7 @@ use crate::record::output::rfc3339_now;
 use crate::record::sanitize;
 use crate::ui::history::history_file;
 use crate::ui::interactive::{
-    self, CtrlC, EditorIo, Flow, LineHandler, Screen, Shown, TerminalOptions, close_description,
+    self, EditorIo, Flow, LineHandler, Screen, Shown, TerminalOptions, close_description,
 };
 use crate::ui::style::Style;
 
@@ -117,26 +117,13 @@ impl LineHandler for ChatHandler {
     type Helper = ChatHelper;
 
     fn editor(&self) -> anyhow::Result<Editor<ChatHelper, FileHistory>> {
-        let config = Config::builder()
-            .history_ignore_dups(true)?
-            .history_ignore_space(true)
-            .max_history_size(1000)?
-            .auto_add_history(false)
-            .completion_type(CompletionType::List)
-            // The typing indicator is drawn by the highlighter, which rustyline
-            // calls only with colours on; whether it is coloured is our choice.
-            .color_mode(ColorMode::Forced)
-            .build();
-        let mut editor = Editor::with_config(config)
-            .map_err(|err| anyhow::anyhow!("cannot start the line editor: {err}"))?;
-        editor.set_helper(Some(ChatHelper {
+        let helper = ChatHelper {
             typists: Arc::clone(&self.typists),
             style: self.style,
-        }));
-        editor.bind_sequence(
-            KeyEvent::ctrl('C'),
-            EventHandler::Conditional(Box::new(CtrlC)),
-        );
+        };
+        // The typing indicator is drawn by the highlighter, which rustyline calls
+        // only with colours on; whether it is coloured is our choice.
+        let mut editor = interactive::line_editor(helper, ColorMode::Forced)?;
         editor.bind_sequence(
             rustyline::Event::Any,
             EventHandler::Conditional(Box::new(KeyWatcher {

@@ -607,6 +607,31 @@ impl<H: LineHandler> LineEditor<H> {
     }
 }
 
+/// The line editor both the REPL and chat use: history (no duplicates, no lines
+/// starting with a space, 1,000 at most, added by the runner), completion as a
+/// list, `helper` for hints and colours, and [`CtrlC`].
+pub fn line_editor<H: rustyline::Helper>(
+    helper: H,
+    color: rustyline::ColorMode,
+) -> anyhow::Result<Editor<H, FileHistory>> {
+    let config = rustyline::Config::builder()
+        .history_ignore_dups(true)?
+        .history_ignore_space(true)
+        .max_history_size(1000)?
+        .auto_add_history(false)
+        .completion_type(rustyline::CompletionType::List)
+        .color_mode(color)
+        .build();
+    let mut editor = Editor::with_config(config)
+        .map_err(|err| anyhow::anyhow!("cannot start the line editor: {err}"))?;
+    editor.set_helper(Some(helper));
+    editor.bind_sequence(
+        rustyline::KeyEvent::ctrl('C'),
+        rustyline::EventHandler::Conditional(Box::new(CtrlC)),
+    );
+    Ok(editor)
+}
+
 /// Ctrl-C clears a non-empty line (like a shell) and ends the session on an empty one.
 pub struct CtrlC;
 

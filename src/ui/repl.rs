@@ -15,7 +15,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::FileHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{CompletionType, Config, Context, Editor, EventHandler, Helper, KeyEvent};
+use rustyline::{Context, Editor, Helper};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
@@ -29,7 +29,7 @@ use crate::record::output::{base64_of, rfc3339_now};
 use crate::record::sanitize;
 use crate::ui::history::history_path;
 use crate::ui::interactive::{
-    self, CtrlC, EditorIo, Flow, LineHandler, Screen, Shown, TerminalOptions, close_description,
+    self, EditorIo, Flow, LineHandler, Screen, Shown, TerminalOptions, close_description,
 };
 use crate::ui::style::Style;
 
@@ -395,21 +395,7 @@ impl LineHandler for ReplHandler {
     type Helper = ReplHelper;
 
     fn editor(&self) -> anyhow::Result<Editor<ReplHelper, FileHistory>> {
-        let config = Config::builder()
-            .history_ignore_dups(true)?
-            .history_ignore_space(true)
-            .max_history_size(1000)?
-            .auto_add_history(false)
-            .completion_type(CompletionType::List)
-            .build();
-        let mut editor = Editor::with_config(config)
-            .map_err(|err| anyhow::anyhow!("cannot start the line editor: {err}"))?;
-        editor.set_helper(Some(ReplHelper));
-        editor.bind_sequence(
-            KeyEvent::ctrl('C'),
-            EventHandler::Conditional(Box::new(CtrlC)),
-        );
-        Ok(editor)
+        interactive::line_editor(ReplHelper, rustyline::ColorMode::Enabled)
     }
 
     fn prompt(&self) -> (String, String) {
