@@ -54,11 +54,6 @@ pub async fn run(args: ChatArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         },
         timeout: None,
         quiet: global.quiet,
-        input_name: if interactive {
-            "you entered".to_string()
-        } else {
-            "read from stdin".to_string()
-        },
     };
     if interactive {
         let options = ChatOptions {
@@ -89,7 +84,8 @@ pub async fn run(args: ChatArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         inner: sink,
         format: args.output,
     };
-    super::pipe::run_session(session, output, None, start_input, wrap_sink).await
+    let input_name = "read from stdin";
+    super::pipe::run_session(session, input_name, output, None, start_input, wrap_sink).await
 }
 
 /// The login name, for when `--name` is not given.

@@ -41,8 +41,6 @@ pub async fn run(args: ConnectArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         },
         timeout: args.lifecycle.timeout,
         quiet: global.quiet,
-        // In a pipe, run_pipe says it from the sources.
-        input_name: "you typed".to_string(),
     };
     let done_when = args.lifecycle.count.map(|count| {
         let mut seen = 0u64;

@@ -39,7 +39,7 @@ pub async fn run_pipe(
     output: OutputOptions,
     done_when: Option<DoneWhen>,
 ) -> anyhow::Result<()> {
-    session.input_name = Source::describe_all(&sources);
+    let input_name = Source::describe_all(&sources);
     session.dial.notify = Arc::new(crate::ui::progress::AboveBar);
     let progress = crate::ui::progress::enabled(session.quiet);
     let format = RecordFormat {
@@ -53,7 +53,15 @@ pub async fn run_pipe(
         });
         spawn_reader_with_progress(sources, format, input_tx, Some(budget), bar);
     };
-    run_session(session, output, done_when, start_input, ProgressAware).await
+    run_session(
+        session,
+        &input_name,
+        output,
+        done_when,
+        start_input,
+        ProgressAware,
+    )
+    .await
 }
 
 /// Passes events on; the connection's opening starts the input's progress bar
@@ -82,6 +90,7 @@ impl<E: EventSink> EventSink for ProgressAware<E> {
 /// events written to stdout through the sink `wrap_sink` makes of the writer's.
 pub async fn run_session<S: EventSink>(
     session: ClientSession,
+    input_name: &str,
     output: OutputOptions,
     done_when: Option<DoneWhen>,
     start_input: impl FnOnce(mpsc::Sender<Input>, Arc<InputBudget>),
@@ -94,7 +103,15 @@ pub async fn run_session<S: EventSink>(
     let (shutdown_tx, shutdown_rx) = shutdown_channel();
     close_on_ctrl_c(shutdown_tx);
 
-    let result = run_client(&session, &mut queue, &mut sink, done_when, shutdown_rx).await;
+    let result = run_client(
+        &session,
+        input_name,
+        &mut queue,
+        &mut sink,
+        done_when,
+        shutdown_rx,
+    )
+    .await;
     if output.format == OutputFormat::Events {
         if let Err(err) = &result {
             if crate::exit::exit_code_of(err) != Exit::Interrupted {

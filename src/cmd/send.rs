@@ -37,8 +37,6 @@ pub async fn run(args: SendArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         },
         timeout: args.timeout.or(waiting.then_some(DEFAULT_WAIT_TIMEOUT)),
         quiet: global.quiet,
-        // Said by run_pipe, which knows the sources.
-        input_name: String::new(),
     };
 
     let expectations = Arc::new(Mutex::new(expectations));

@@ -21,14 +21,14 @@ pub struct ClientSession {
     /// A deadline for the whole session (`--timeout`).
     pub timeout: Option<Duration>,
     pub quiet: bool,
-    /// Where the messages come from, for the warning about unsent ones: "read from
-    /// stdin", "given on the command line", "you typed".
-    pub input_name: String,
 }
 
 /// Runs the session to its end and maps the ending to the contract's exit codes.
+/// `input_name` says where the input comes from, for the warning about messages not
+/// sent: "read from stdin", "given on the command line", "you typed".
 pub async fn run_client<E: EventSink>(
     session: &ClientSession,
+    input_name: &str,
     queue: &mut InputQueue,
     sink: &mut E,
     done_when: Option<DoneWhen>,
@@ -94,7 +94,7 @@ pub async fn run_client<E: EventSink>(
         };
         sink.notice(format!(
             "warning: {unsent} message{s} {} {were} not sent{rest}",
-            session.input_name
+            input_name
         ))
         .await;
     }

@@ -94,6 +94,7 @@ pub async fn run(session: ClientSession, options: ChatOptions) -> anyhow::Result
             None
         },
         quiet: options.quiet,
+        input_name: "you entered",
     };
     interactive::run(session, handler, screen, terminal_options, None).await
 }

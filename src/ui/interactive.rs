@@ -150,6 +150,8 @@ pub struct TerminalOptions {
     /// The history file, or None (`--no-history`).
     pub history: Option<PathBuf>,
     pub quiet: bool,
+    /// What the lines typed are called in the warning about unsent ones.
+    pub input_name: &'static str,
 }
 
 /// Shared between the session and the editor thread, so the session can tell whether
@@ -230,7 +232,16 @@ pub async fn run<H: LineHandler, S: Screen>(
         smart_terminal,
         notices_on_terminal: io::stderr().is_terminal(),
     };
-    let result = run_client(&session, &mut queue, &mut sink, done_when, shutdown_rx).await;
+    let input_name = options.input_name;
+    let result = run_client(
+        &session,
+        input_name,
+        &mut queue,
+        &mut sink,
+        done_when,
+        shutdown_rx,
+    )
+    .await;
     ctrl_c.abort();
     if let Some(bar) = sink.spinner.take() {
         bar.finish_and_clear();

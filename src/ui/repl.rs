@@ -106,6 +106,7 @@ pub async fn run(
             None
         },
         quiet: options.quiet,
+        input_name: "you typed",
     };
     interactive::run(session, handler, screen, terminal_options, done_when).await
 }
